@@ -1,0 +1,74 @@
+# Two commands on a fresh machine: `make test` and `make demo`.
+# Each Airflow line gets its own virtualenv; uv (installed from PyPI into a small
+# bootstrap venv) makes creating them take seconds instead of minutes.
+
+PYTHON ?= python3
+AIRFLOW_3 ?= 3.3.2
+AIRFLOW_2 ?= 2.11.2
+# Which line `make demo`, `make bench` and `make check` use: 3 (default) or 2.
+LINE ?= 3
+
+BOOT := .venv-boot
+UV := $(BOOT)/bin/uv
+VENV = .venv-airflow$(LINE)
+AIRFLOW_VERSION = $(if $(filter 2,$(LINE)),$(AIRFLOW_2),$(AIRFLOW_3))
+CONSTRAINTS = constraints/airflow-$(AIRFLOW_VERSION).txt
+PYTEST_ARGS ?=
+
+.PHONY: test test-airflow3 test-airflow2 check lint install demo bench constraints clean
+
+## make test: lint, type-check and run every test on Airflow 3.x, then on Airflow 2.11.
+test:
+	$(MAKE) check LINE=3
+	$(MAKE) check LINE=2
+
+test-airflow3:
+	$(MAKE) check LINE=3
+
+test-airflow2:
+	$(MAKE) check LINE=2
+
+## make check LINE=3|2: the whole suite on one Airflow line.
+check: install lint
+	cd $(CURDIR) && $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check src tests example_dags benchmarks
+	$(VENV)/bin/ruff format --check src tests example_dags benchmarks
+	$(VENV)/bin/mypy
+
+$(UV):
+	$(PYTHON) -m venv $(BOOT)
+	$(BOOT)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
+
+## make install LINE=3|2: the virtualenv for one Airflow line, with the package (editable) and test extras.
+install: $(VENV)/.installed-$(AIRFLOW_VERSION)
+
+$(VENV)/.installed-%: pyproject.toml $(UV)
+	rm -rf $(VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet \
+		$(if $(wildcard $(CONSTRAINTS)),--constraint $(CONSTRAINTS)) \
+		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
+	touch $@
+
+## make constraints: re-pin the transitive dependencies of both lines (needs the registry).
+constraints: $(UV)
+	mkdir -p constraints
+	for v in $(AIRFLOW_3) $(AIRFLOW_2); do \
+		echo "apache-airflow==$$v" > /tmp/airflow-signal-req.txt; \
+		sed -n '/^test = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"' >> /tmp/airflow-signal-req.txt; \
+		echo "requests>=2.31" >> /tmp/airflow-signal-req.txt; \
+		$(UV) pip compile --quiet --python $(PYTHON) --no-header --output-file constraints/airflow-$$v.txt /tmp/airflow-signal-req.txt; \
+	done
+
+## make demo: run the example DAGs against the local emulator and print what was delivered.
+demo: install
+	$(VENV)/bin/python -m airflow_provider_signal_demo
+
+## make bench: measure and write benchmarks/RESULTS.md (not part of make test).
+bench: install
+	$(VENV)/bin/python benchmarks/run.py
+
+clean:
+	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,228 @@
+"""``SignalHook``: turns an Airflow Connection of type ``signal`` into a Signal API client."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_signal import _compat
+from airflow_provider_signal.client import (
+    DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    SignalClient,
+    SignalClientSettings,
+)
+from airflow_provider_signal.connection_form import (
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    HOOK_NAME,
+    UI_FIELD_BEHAVIOUR,
+    wtforms_widgets,
+)
+from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError, SignalInputError
+from airflow_provider_signal.validation import DEFAULT_MAX_TEXT_LENGTH, normalise_destinations, validate_text
+
+_UNSET: Any = object()
+
+
+class SignalHook(_compat.BaseHook):  # type: ignore[misc]
+    """Send Signal messages with the credentials and settings of an Airflow connection.
+
+    Connection fields: login = System ID, password = Password, host = API base URL
+    (default ``https://api.melroselabs.com``). Extras: ``auth`` (``basic`` or
+    ``payload``), ``destinations`` (default recipients), ``timeout`` (seconds),
+    ``retries``, ``max_text_length``; also read as ``extra__signal__<name>``. Keyword
+    arguments given here override the extras.
+
+    :param signal_conn_id: the Airflow connection to use.
+    """
+
+    conn_name_attr = "signal_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = HOOK_NAME
+
+    def __init__(
+        self,
+        signal_conn_id: str = DEFAULT_CONN_ID,
+        *,
+        destinations: str | list[str] | None = None,
+        auth: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        max_text_length: int | None = None,
+        backoff_factor: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.signal_conn_id = signal_conn_id
+        self._overrides: dict[str, Any] = {
+            "destinations": destinations,
+            "auth": auth,
+            "timeout": timeout,
+            "retries": retries,
+            "max_text_length": max_text_length,
+            "backoff_factor": backoff_factor,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(signal_conn_id={self.signal_conn_id!r})"
+
+    # -- connection form (Airflow 2.11 and 3.0-3.1; 3.2+ reads provider_info) ---------
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the Signal connection form."""
+        return wtforms_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel, hide and give placeholders to the standard connection fields."""
+        return {key: value.copy() for key, value in UI_FIELD_BEHAVIOUR.items()}
+
+    # -- settings -------------------------------------------------------------------
+
+    @cached_property
+    def _extras(self) -> dict[str, Any]:
+        return dict(self._connection.extra_dejson or {})
+
+    @cached_property
+    def _connection(self) -> Any:
+        return self.get_connection(self.signal_conn_id)
+
+    def _setting(self, name: str) -> Any:
+        """A hook argument, else the extra under its plain or prefixed name, else ``None``."""
+        override = self._overrides.get(name)
+        if override is not None:
+            return override
+        for key in (name, f"extra__{CONN_TYPE}__{name}"):
+            value = self._extras.get(key)
+            if value not in (None, ""):
+                return value
+        return None
+
+    def _number(self, name: str, kind: type[int] | type[float], default: float) -> Any:
+        value = self._setting(name)
+        if value is None:
+            return default
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise SignalInputError(
+                f"Signal connection {self.signal_conn_id!r}: {name} {value!r} is not a number; "
+                "fix it in the connection's extras."
+            ) from None
+        if kind is int and number != float(value):
+            raise SignalInputError(
+                f"Signal connection {self.signal_conn_id!r}: {name} {value!r} is not a whole number."
+            )
+        return number
+
+    @cached_property
+    def settings(self) -> SignalClientSettings:
+        """Client settings from the connection, read once per hook."""
+        conn = self._connection
+        host = conn.host or ""
+        if host and conn.port and "://" not in host and ":" not in host:
+            host = f"{host}:{conn.port}"
+        settings = SignalClientSettings(
+            system_id=conn.login or "",
+            password=conn.password or "",
+            api_url=host or None,  # type: ignore[arg-type]
+            auth=str(self._setting("auth") or "basic").strip().lower(),
+            timeout=self._number("timeout", float, DEFAULT_TIMEOUT),
+            retries=self._number("retries", int, DEFAULT_RETRIES),
+            backoff_factor=self._number("backoff_factor", float, DEFAULT_BACKOFF_FACTOR),
+            max_text_length=self._number("max_text_length", int, DEFAULT_MAX_TEXT_LENGTH),
+            source=f"connection {self.signal_conn_id!r}",
+        )
+        if settings.auth == "basic":
+            _compat.mask_secret(settings.basic_token)
+        return settings
+
+    @cached_property
+    def default_destinations(self) -> list[str]:
+        """The connection's default recipients, normalised."""
+        return normalise_destinations(self._setting("destinations"))
+
+    # -- sending --------------------------------------------------------------------
+
+    def get_conn(self) -> SignalClient:
+        """The client for this connection; one HTTP session, reused for every send."""
+        return self.client
+
+    @cached_property
+    def client(self) -> SignalClient:
+        return SignalClient(self.settings)
+
+    def close(self) -> None:
+        """Release the HTTP connection (the hook can still be used afterwards)."""
+        if "client" in self.__dict__:
+            self.client.close()
+
+    def send_message(self, text: str, destinations: str | list[str] | None = None) -> list[dict[str, Any]]:
+        """Send ``text`` to each destination (default: the connection's), one request each.
+
+        Every destination is tried. Returns one result dict per destination
+        (``destination``, ``transaction_id``, ``message_ids``, ``response``, ...). If any
+        failed, raises :class:`SignalDeliveryError` after the last one, naming each
+        failed destination and its cause, with the successful results attached.
+        Bad input raises :class:`SignalInputError` before any request.
+        """
+        numbers = normalise_destinations(destinations) if destinations else self.default_destinations
+        if not numbers:
+            raise SignalInputError(
+                f"No Signal destination to send to: pass destinations, or set default recipients "
+                f"('destinations' extra) on connection {self.signal_conn_id!r}."
+            )
+        client = self.client
+        validate_text(text, self.settings.max_text_length)
+        results: list[dict[str, Any]] = []
+        failures: list[SignalAPIError] = []
+        for number in numbers:
+            try:
+                result = client.post({"destination": number, "text": text}, destination=number)
+            except SignalAPIError as error:
+                self.log.warning("%s", error)
+                failures.append(error)
+            else:
+                self.log.info("Signal message sent to %s (transaction %s)", number, result["transaction_id"])
+                results.append(result)
+        if failures:
+            summary = "; ".join(str(error) for error in failures)
+            raise SignalDeliveryError(
+                f"Signal message failed for {len(failures)} of {len(numbers)} destination(s) "
+                f"via connection {self.signal_conn_id!r} ({len(results)} sent): {summary}",
+                failures=failures,
+                results=results,
+            )
+        return results
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the credentials without delivering a message to anyone.
+
+        Sends a request with valid credentials but no destination and no text. The
+        API checks credentials first: 401/403 means they were refused; 400 means they
+        were accepted and the empty message was refused, so nothing was delivered.
+        This rests on the API refusing a message without a destination, as documented
+        ("destination and text must be provided").
+        """
+        try:
+            self.client.post({"destination": "", "text": ""}, destination=None)
+        except SignalInputError as error:
+            return False, str(error)
+        except SignalAPIError as error:
+            if error.status_code == 400:
+                return True, (
+                    f"Connection {self.signal_conn_id!r} works: the Signal API accepted the "
+                    "credentials (a test request without a destination was refused, as intended; "
+                    "nothing was delivered)."
+                )
+            return False, str(error)
+        except Exception as error:
+            return False, f"Connection {self.signal_conn_id!r} could not be tested: {error}"
+        finally:
+            self.close()
+        return True, (
+            f"Connection {self.signal_conn_id!r} works: the Signal API accepted the credentials."
+        )

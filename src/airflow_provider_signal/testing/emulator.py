@@ -1,0 +1,409 @@
+"""A local Signal API emulator: a real HTTP server (stdlib) on 127.0.0.1.
+
+It implements ``POST /signal/message`` as the Melrose Labs API is documented (Basic
+auth or credentials in the body, 401 for bad credentials, 400 for bad input, the
+sibling APIs' success shape), records what it received, and can be told to misbehave
+(fault injection) for the next N requests. Control endpoints under ``/_emulator/``
+let a standalone server be inspected and steered over HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MESSAGE_PATH = "/signal/message"
+CONTROL_PREFIX = "/_emulator"
+FAULT_ACTIONS = ("respond", "hang", "drop")
+_DESTINATION = re.compile(r"\d{8,15}")
+
+
+@dataclass
+class Fault:
+    """What to do instead of (or before) the normal answer, for one request.
+
+    :param status: answer with this HTTP status (``None``: answer normally).
+    :param body: the body: a dict or list is sent as JSON, a str or bytes as is.
+    :param content_type: the ``Content-Type`` of ``body``.
+    :param headers: extra answer headers, e.g. ``{"Retry-After": "1"}``.
+    :param delay: seconds to wait before answering.
+    :param action: ``respond``; ``hang`` (read the request, never answer, until the
+        emulator stops or ``hang_seconds`` pass); ``drop`` (read the request, close
+        the connection without an answer).
+    :param deliver: record the message as delivered although the answer is a fault
+        (models "processed, but the answer was lost").
+    """
+
+    status: int | None = None
+    body: Any = None
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    action: str = "respond"
+    hang_seconds: float = 300.0
+    deliver: bool = False
+
+    def __post_init__(self) -> None:
+        if self.action not in FAULT_ACTIONS:
+            raise ValueError(f"fault action must be one of {FAULT_ACTIONS}, not {self.action!r}")
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """A message the emulator accepted (answered 2xx, or a fault with ``deliver``)."""
+
+    destination: str
+    text: str
+    system_id: str
+    auth: str
+    transaction_id: str
+    message_id: str
+    received_at: float
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """Any request to the message endpoint, accepted or not, with what was answered."""
+
+    body: bytes
+    headers: dict[str, str]
+    status: int | None
+    fault: str | None
+
+
+class SignalAPIEmulator:
+    """A threaded HTTP/1.1 server (keep-alive) that behaves like the Signal API.
+
+    Use as a context manager or call :meth:`start` / :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        system_id: str = "emulator",
+        password: str = "emulator-password",  # noqa: S107 - the emulator's own default
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keepalive_timeout: float = 15.0,
+    ) -> None:
+        self.system_id = system_id
+        self.password = password
+        self.keepalive_timeout = keepalive_timeout
+        self._lock = threading.Lock()
+        self._faults: deque[Fault] = deque()
+        self._messages: list[ReceivedMessage] = []
+        self._requests: list[ReceivedRequest] = []
+        self._connections = 0
+        self._open_sockets: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._server = _Server((host, port), _Handler)
+        self._server.emulator = self
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle -----------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL to put in a connection's host (``http://127.0.0.1:PORT``)."""
+        return f"http://{self._server.server_address[0]}:{self.port}"
+
+    def start(self) -> SignalAPIEmulator:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                name=f"signal-emulator-{self.port}",
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+        with self._lock:
+            sockets = list(self._open_sockets)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> SignalAPIEmulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def connection_json(self, **extra: Any) -> str:
+        """An ``AIRFLOW_CONN_*`` JSON value for a Signal connection to this emulator."""
+        return json.dumps(
+            {
+                "conn_type": "signal",
+                "login": self.system_id,
+                "password": self.password,
+                "host": self.url,
+                "extra": extra,
+            }
+        )
+
+    # -- what was received ----------------------------------------------------------
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        with self._lock:
+            return list(self._messages)
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return len(self._requests)
+
+    @property
+    def connection_count(self) -> int:
+        """TCP connections accepted since start (or the last :meth:`reset`)."""
+        with self._lock:
+            return self._connections
+
+    def reset(self) -> None:
+        """Forget messages, requests, counters and pending faults."""
+        with self._lock:
+            self._messages.clear()
+            self._requests.clear()
+            self._faults.clear()
+            self._connections = 0
+
+    def wait_for_messages(self, count: int, timeout: float = 10.0) -> list[ReceivedMessage]:
+        """Wait until at least ``count`` messages arrived; return them (maybe fewer on time-out)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.messages) >= count:
+                break
+            time.sleep(0.02)
+        return self.messages
+
+    # -- fault injection ------------------------------------------------------------
+
+    def fail_next(self, count: int = 1, **fault: Any) -> None:
+        """Make the next ``count`` requests to the message endpoint misbehave (see :class:`Fault`)."""
+        template = Fault(**fault)
+        with self._lock:
+            for _ in range(count):
+                self._faults.append(Fault(**asdict(template)))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def pending_faults(self) -> int:
+        with self._lock:
+            return len(self._faults)
+
+    # -- used by the handler --------------------------------------------------------
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
+
+    def _record(self, request: ReceivedRequest, message: ReceivedMessage | None) -> None:
+        with self._lock:
+            self._requests.append(request)
+            if message is not None:
+                self._messages.append(message)
+
+    def _connection_opened(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._connections += 1
+            self._open_sockets.add(sock)
+
+    def _connection_closed(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._open_sockets.discard(sock)
+
+    def _check(self, headers: Any, body: Any) -> tuple[int, dict[str, Any], ReceivedMessage | None]:
+        """The emulated API's own answer: credentials first, then the message."""
+        system_id = password = None
+        auth = "none"
+        header = headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            try:
+                system_id, _, password = base64.b64decode(header[6:]).decode().partition(":")
+                auth = "basic"
+            except (ValueError, UnicodeDecodeError):
+                pass
+        elif isinstance(body, dict) and "systemid" in body:
+            system_id, password, auth = body.get("systemid"), body.get("password"), "payload"
+        if system_id != self.system_id or password != self.password:
+            return 401, {"error": "Unauthorized: invalid system ID or password"}, None
+        if not isinstance(body, dict):
+            return 400, {"error": "Request body must be a JSON object"}, None
+        destination, text = body.get("destination"), body.get("text")
+        if not isinstance(destination, str) or not _DESTINATION.fullmatch(destination):
+            return 400, {"error": "Invalid or missing destination"}, None
+        if not isinstance(text, str) or not text:
+            return 400, {"error": "Invalid or missing text"}, None
+        transaction_id, message_id = str(uuid.uuid4()), str(uuid.uuid4())
+        message = ReceivedMessage(
+            destination, text, system_id, auth, transaction_id, message_id, time.time()
+        )
+        return 200, {"transactionID": transaction_id, "messageID": [message_id]}, message
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: SignalAPIEmulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    wbufsize = 64 * 1024  # one write per answer (headers and body), flushed by the base class
+    server: _Server
+
+    def setup(self) -> None:
+        self.timeout = self.server.emulator.keepalive_timeout  # idle keep-alive connections close
+        super().setup()
+        self.server.emulator._connection_opened(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.emulator._connection_closed(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # quiet: tests and the demo print what matters
+
+    # -- routing --------------------------------------------------------------------
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        raw = self._read_body()
+        if self.path.startswith(CONTROL_PREFIX):
+            self._control_post(raw)
+        elif self.path.rstrip("/") == MESSAGE_PATH:
+            self._message(raw)
+        else:
+            self._send_json(404, {"error": f"Not found: {self.path}"})
+
+    def do_GET(self) -> None:  # noqa: N802
+        emulator = self.server.emulator
+        if self.path == f"{CONTROL_PREFIX}/messages":
+            self._send_json(200, [asdict(m) for m in emulator.messages])
+        elif self.path == f"{CONTROL_PREFIX}/stats":
+            self._send_json(
+                200,
+                {
+                    "requests": emulator.request_count,
+                    "connections": emulator.connection_count,
+                    "messages": len(emulator.messages),
+                    "pending_faults": emulator.pending_faults,
+                },
+            )
+        else:
+            self._send_json(404, {"error": f"Not found: {self.path}"})
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        if self.path in (f"{CONTROL_PREFIX}/messages", f"{CONTROL_PREFIX}/faults"):
+            if self.path.endswith("faults"):
+                self.server.emulator.clear_faults()
+            else:
+                self.server.emulator.reset()
+            self._send_json(200, {"ok": True})
+        else:
+            self._send_json(404, {"error": f"Not found: {self.path}"})
+
+    # -- endpoints ------------------------------------------------------------------
+
+    def _control_post(self, raw: bytes) -> None:
+        if self.path != f"{CONTROL_PREFIX}/faults":
+            self._send_json(404, {"error": f"Not found: {self.path}"})
+            return
+        try:
+            spec = json.loads(raw or b"{}")
+            count = int(spec.pop("count", 1))
+            self.server.emulator.fail_next(count, **spec)
+        except (ValueError, TypeError) as exc:
+            self._send_json(400, {"error": f"Bad fault: {exc}"})
+            return
+        self._send_json(200, {"pending_faults": self.server.emulator.pending_faults})
+
+    def _message(self, raw: bytes) -> None:
+        emulator = self.server.emulator
+        fault = emulator._next_fault()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = None
+        status, answer, message = emulator._check(self.headers, body)
+        headers = {k: v for k, v in self.headers.items()}
+        if fault is None:
+            emulator._record(ReceivedRequest(raw, headers, status, None), message)
+            self._send_json(status, answer)
+            return
+        if fault.delay:
+            emulator._stopping.wait(fault.delay)
+        if fault.action == "hang":
+            emulator._record(ReceivedRequest(raw, headers, None, "hang"), message if fault.deliver else None)
+            emulator._stopping.wait(fault.hang_seconds)
+            self.close_connection = True
+            return
+        if fault.action == "drop":
+            emulator._record(ReceivedRequest(raw, headers, None, "drop"), message if fault.deliver else None)
+            self.close_connection = True
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault.status is None:  # a delay only: answer normally
+            emulator._record(ReceivedRequest(raw, headers, status, "delay"), message)
+            self._send_json(status, answer)
+            return
+        emulator._record(
+            ReceivedRequest(raw, headers, fault.status, f"status {fault.status}"),
+            message if fault.deliver else None,
+        )
+        payload = fault.body
+        if isinstance(payload, (dict, list)):
+            data = json.dumps(payload).encode()
+        elif isinstance(payload, str):
+            data = payload.encode()
+        else:
+            data = payload or b""
+        self._send(fault.status, data, fault.content_type, fault.headers)
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send_json(self, status: int, payload: Any) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", {})
+
+    def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
