@@ -54,24 +54,25 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def build_message_url(base_url: str | None) -> str:
+def build_message_url(base_url: str | None, source: str = "") -> str:
     """Return the message endpoint for an API base URL given with or without a scheme.
 
     Plain ``http://`` is accepted only for loopback hosts (the local emulator), so a
     password never crosses a network unencrypted.
     """
+    where = f" ({source})" if source else ""
     base = (base_url or "").strip() or DEFAULT_API_URL
     if "://" not in base:
         base = f"https://{base}"
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SignalInputError(
-            f"Signal API URL {base_url!r} is not an http(s) URL: "
+            f"Signal API URL {base_url!r} is not an http(s) URL{where}: "
             f"set the connection's API URL to e.g. {DEFAULT_API_URL!r}."
         )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise SignalInputError(
-            f"Signal API URL {base_url!r} uses plain http to a host that is not loopback: "
+            f"Signal API URL {base_url!r} uses plain http to a host that is not loopback{where}: "
             "use https:// so the password is not sent unencrypted."
         )
     path = parts.path.rstrip("/")
@@ -118,7 +119,7 @@ class SignalClientSettings:
             raise SignalInputError(
                 f"Signal max_text_length {self.max_text_length!r} is not a positive whole number{where}."
             )
-        build_message_url(self.api_url)  # refuse a bad URL before any request
+        build_message_url(self.api_url, self.source)  # refuse a bad URL before any request
 
     @property
     def message_url(self) -> str:

@@ -12,7 +12,7 @@ DEFAULT_MAX_TEXT_LENGTH = 2000
 texts into an attachment, so 2,000 is the default and a setting."""
 
 _SEPARATORS = re.compile(r"[\s\-.()/]")
-_DIGITS = re.compile(r"\d{8,15}")
+_DIGITS = re.compile(r"[0-9]{8,15}")
 
 
 def normalise_destination(raw: object) -> str:

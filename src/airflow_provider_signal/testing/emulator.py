@@ -24,7 +24,7 @@ from typing import Any
 MESSAGE_PATH = "/signal/message"
 CONTROL_PREFIX = "/_emulator"
 FAULT_ACTIONS = ("respond", "hang", "drop")
-_DESTINATION = re.compile(r"\d{8,15}")
+_DESTINATION = re.compile(r"[0-9]{8,15}")
 
 
 @dataclass

@@ -1,0 +1,102 @@
+"""``SignalNotifier``: a Signal alert for task, DAG and Deadline callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_signal import _compat
+from airflow_provider_signal.connection_form import DEFAULT_CONN_ID
+from airflow_provider_signal.notifications.alert_text import build_alert_text, shorten
+
+if TYPE_CHECKING:
+    from airflow_provider_signal._compat import Context
+
+
+class SignalNotifier(_compat.BaseNotifier):  # type: ignore[misc]
+    """Send a Signal message from ``on_failure_callback`` / ``on_success_callback`` /
+    ``on_retry_callback`` (task, ``default_args`` or DAG level) or a Deadline Alert.
+
+    Unlike Airflow's base class, each call renders the templates afresh from the
+    originals (one instance can serve many tasks), the text sent is always a string
+    (also with ``render_template_as_native_obj``), an over-long text is shortened with
+    a visible marker rather than dropped, and a failed send is logged with its cause
+    and never changes the outcome of the task it reports on.
+
+    :param text: Jinja template of the message; ``None`` for the default alert text.
+    :param destinations: recipients (list or comma-separated); ``None`` for the
+        connection's default recipients.
+    :param signal_conn_id: the Signal connection.
+    :param kind: ``failure``, ``retry`` or ``success``: which default text to use
+        when ``text`` is ``None`` (guessed from the context when not given).
+    """
+
+    template_fields: Sequence[str] = ("text", "destinations", "signal_conn_id")
+
+    def __init__(
+        self,
+        *,
+        text: str | None = None,
+        destinations: str | list[str] | None = None,
+        signal_conn_id: str = DEFAULT_CONN_ID,
+        kind: str | None = None,
+        context: Context | None = None,
+    ) -> None:
+        super().__init__()
+        self.text = text
+        self.destinations = destinations
+        self.signal_conn_id = signal_conn_id
+        self.kind = kind
+        self.context = context or {}
+
+    def rendered(self, context: Context) -> SignalNotifier:
+        """A copy with its template fields rendered for ``context``; ``self`` is left as it was."""
+        clone = copy.copy(self)
+        clone.render_template_fields(context)
+        return clone
+
+    def notify(self, context: Context) -> None:
+        """Send the (already rendered) message; raises if any destination failed."""
+        from airflow_provider_signal.hooks.signal import SignalHook
+
+        hook = SignalHook(signal_conn_id=str(self.signal_conn_id))
+        try:
+            text = build_alert_text(context, self.kind) if self.text is None else self.text
+            if not isinstance(text, str):
+                text = str(text)
+            hook.send_message(shorten(text, hook.settings.max_text_length), self.destinations or None)
+        finally:
+            hook.close()
+
+    async def async_notify(self, context: Context) -> None:
+        """Send from the triggerer (Deadline Alerts) without blocking its event loop."""
+        await asyncio.to_thread(self.notify, context)
+
+    def __call__(self, *args: Any) -> None:
+        """Render, send, and log (not raise) any failure: an alert never fails its task."""
+        context = args[0] if len(args) == 1 else {"dag": args[0], "task_list": args[1]}
+        try:
+            self.rendered(context).notify(context)
+        except Exception as error:
+            self.log.error(
+                "Signal alert via connection %r was not sent (the task's outcome is unchanged): %s",
+                self.signal_conn_id,
+                error,
+            )
+
+    def __await__(self) -> Any:
+        return self._send_async(self.context).__await__()
+
+    async def _send_async(self, context: Context) -> None:
+        try:
+            await self.rendered(context).async_notify(context)
+        except Exception as error:
+            self.log.error(
+                "Signal alert via connection %r was not sent: %s", self.signal_conn_id, error
+            )
+            raise
+
+
+send_signal_notification = SignalNotifier

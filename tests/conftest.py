@@ -1,0 +1,56 @@
+"""Shared test set-up: a throwaway AIRFLOW_HOME before Airflow is imported.
+
+The ``signal_api`` fixture (a live emulator with AIRFLOW_CONN_SIGNAL_DEFAULT pointing
+at it) comes from this project's own pytest plugin, registered through ``pytest11``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+_HOME = tempfile.mkdtemp(prefix="airflow-signal-tests-")
+os.environ["AIRFLOW_HOME"] = _HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(_HOME, "dags")
+os.environ.pop("AIRFLOW_CONN_SIGNAL_DEFAULT", None)
+
+
+@pytest.fixture
+def make_hook(signal_api: Any) -> Callable[..., Any]:
+    """Build a SignalHook for the emulator's connection, closed after the test.
+
+    ``backoff_factor`` defaults to 0 so retry tests do not sleep.
+    """
+    from airflow_provider_signal.hooks.signal import SignalHook
+
+    hooks: list[SignalHook] = []
+
+    def build(conn_id: str = "signal_default", **kwargs: Any) -> SignalHook:
+        kwargs.setdefault("backoff_factor", 0)
+        hook = SignalHook(conn_id, **kwargs)
+        hooks.append(hook)
+        return hook
+
+    yield build
+    for hook in hooks:
+        hook.close()
+
+
+@pytest.fixture
+def set_connection(monkeypatch: pytest.MonkeyPatch, signal_api: Any) -> Callable[..., None]:
+    """Define ``AIRFLOW_CONN_<ID>`` for a Signal connection to the emulator, with these fields."""
+    import json
+
+    def define(conn_id: str = "signal_default", **fields: Any) -> None:
+        conn = json.loads(signal_api.connection_json())
+        extra = fields.pop("extra", {})
+        conn.update(fields)
+        conn["extra"] = extra
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+    return define

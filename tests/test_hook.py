@@ -1,0 +1,250 @@
+"""SignalHook against the local emulator over real HTTP, with connections from AIRFLOW_CONN_* JSON."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from airflow_provider_signal.errors import SignalDeliveryError, SignalInputError
+
+
+def test_basic_auth_sends_credentials_in_the_header_only(signal_api: Any, make_hook: Any) -> None:
+    results = make_hook().send_message("Hello world!", "+44 7700 900123")
+
+    [request] = signal_api.requests
+    token = base64.b64encode(f"{signal_api.system_id}:{signal_api.password}".encode()).decode()
+    assert request.headers["Authorization"] == f"Basic {token}"
+    assert json.loads(request.body) == {"destination": "447700900123", "text": "Hello world!"}
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Accept"] == "application/json"
+    [message] = signal_api.messages
+    assert (message.destination, message.text, message.auth) == ("447700900123", "Hello world!", "basic")
+    assert results == [
+        {
+            "destination": "447700900123",
+            "transaction_id": message.transaction_id,
+            "message_ids": [message.message_id],
+            "status_code": 200,
+            "response": {"transactionID": message.transaction_id, "messageID": [message.message_id]},
+            "response_readable": True,
+        }
+    ]
+
+
+def test_payload_auth_sends_credentials_in_the_body_only(
+    signal_api: Any, set_connection: Any, make_hook: Any
+) -> None:
+    set_connection(extra={"auth": "payload"})
+    make_hook().send_message("Hi", ["447700900123"])
+
+    [request] = signal_api.requests
+    assert "Authorization" not in request.headers
+    assert json.loads(request.body) == {
+        "destination": "447700900123",
+        "text": "Hi",
+        "systemid": signal_api.system_id,
+        "password": signal_api.password,
+    }
+    assert signal_api.messages[0].auth == "payload"
+
+
+@pytest.mark.parametrize("prefix", ["", "extra__signal__"])
+def test_defaults_come_from_extras_under_plain_or_prefixed_names(
+    signal_api: Any, set_connection: Any, make_hook: Any, prefix: str
+) -> None:
+    set_connection(
+        extra={
+            f"{prefix}destinations": "+44 7700 900123, 0044 7700-900123, +1 202 555 0100",
+            f"{prefix}auth": "payload",
+            f"{prefix}timeout": "7.5",
+            f"{prefix}retries": "2",
+        }
+    )
+    hook = make_hook()
+    results = hook.send_message("defaults")
+
+    assert [r["destination"] for r in results] == ["447700900123", "12025550100"]
+    assert [m.destination for m in signal_api.messages] == ["447700900123", "12025550100"]
+    assert {m.auth for m in signal_api.messages} == {"payload"}
+    assert (hook.settings.timeout, hook.settings.retries, hook.settings.auth) == (7.5, 2, "payload")
+
+
+def test_hook_arguments_override_extras(signal_api: Any, set_connection: Any, make_hook: Any) -> None:
+    set_connection(extra={"auth": "payload", "timeout": 3, "destinations": ["447700900123"]})
+    hook = make_hook(auth="basic", timeout=4, destinations="447700900999")
+    hook.send_message("override")
+
+    assert (hook.settings.auth, hook.settings.timeout) == ("basic", 4)
+    assert [(m.destination, m.auth) for m in signal_api.messages] == [("447700900999", "basic")]
+
+
+def test_explicit_destinations_replace_the_connection_defaults(
+    signal_api: Any, set_connection: Any, make_hook: Any
+) -> None:
+    set_connection(extra={"destinations": "447700900123"})
+    make_hook().send_message("explicit", ["+49 151 23456789"])
+    assert [m.destination for m in signal_api.messages] == ["4915123456789"]
+
+
+def test_the_same_person_written_several_ways_gets_one_message(signal_api: Any, make_hook: Any) -> None:
+    results = make_hook().send_message(
+        "once", ["+44 7700 900123", "0044 7700-900123", "447700900123", "+44 (7700) 900.123"]
+    )
+    assert len(results) == 1
+    assert [m.destination for m in signal_api.messages] == ["447700900123"]
+
+
+@pytest.mark.parametrize(
+    ("text", "destinations", "fragment"),
+    [
+        ("", ["447700900123"], "text is empty"),
+        ("   ", ["447700900123"], "text is empty"),
+        (None, ["447700900123"], "must be a string"),
+        ("x" * 2001, ["447700900123"], "over the limit of 2000"),
+        ("ok", ["447700900123", "07700900123"], "national number"),
+        ("ok", ["12345"], "international form"),
+        ("ok", [None], "not a phone number"),
+        ("ok", [], "No Signal destination"),
+    ],
+)
+def test_bad_input_is_refused_before_any_request(
+    signal_api: Any, make_hook: Any, text: Any, destinations: Any, fragment: str
+) -> None:
+    with pytest.raises(SignalInputError, match=fragment):
+        make_hook().send_message(text, destinations)
+    assert signal_api.request_count == 0
+    assert signal_api.connection_count == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"extra": {"auth": "oauth"}}, "auth mode 'oauth' is not known"),
+        ({"extra": {"timeout": "soon"}}, "timeout 'soon' is not a number"),
+        ({"extra": {"timeout": 0}}, "timeout 0.0 is out of range"),
+        ({"extra": {"retries": 2.5}}, "retries 2.5 is not a whole number"),
+        ({"extra": {"retries": 99}}, "retries 99 is out of range"),
+        ({"password": ""}, "credentials are missing"),
+        ({"login": None}, "credentials are missing"),
+        ({"host": "http://api.example.com"}, "plain http"),
+        ({"host": "ftp://api.example.com"}, "not an http"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_request_naming_the_connection(
+    signal_api: Any, set_connection: Any, make_hook: Any, fields: dict[str, Any], fragment: str
+) -> None:
+    set_connection("signal_broken", **fields)
+    with pytest.raises(SignalInputError, match=fragment) as caught:
+        make_hook("signal_broken").send_message("hi", ["447700900123"])
+    assert "signal_broken" in str(caught.value)
+    assert signal_api.request_count == 0
+
+
+def test_the_text_limit_can_be_raised_on_the_connection(
+    signal_api: Any, set_connection: Any, make_hook: Any
+) -> None:
+    set_connection(extra={"max_text_length": 3000})
+    make_hook().send_message("y" * 2500, ["447700900123"])
+    assert len(signal_api.messages[0].text) == 2500
+
+
+def test_partial_failure_tries_every_destination_then_names_each_failure(
+    signal_api: Any, make_hook: Any
+) -> None:
+    signal_api.fail_next(1, status=400, body={"error": "Destination not on Signal"})
+    hook = make_hook()
+    with pytest.raises(SignalDeliveryError) as caught:
+        hook.send_message("fan-out", ["447700900001", "447700900002", "447700900003"])
+
+    error = caught.value
+    assert [m.destination for m in signal_api.messages] == ["447700900002", "447700900003"]
+    assert [r["destination"] for r in error.results] == ["447700900002", "447700900003"]
+    [failure] = error.failures
+    assert (failure.destination, failure.status_code) == ("447700900001", 400)
+    assert failure.api_message == "Destination not on Signal"
+    assert "1 of 3 destination(s)" in str(error)
+    assert "447700900001" in str(error) and "Destination not on Signal" in str(error)
+    assert "'signal_default'" in str(error)
+
+
+def test_fan_out_reuses_one_connection(signal_api: Any, make_hook: Any) -> None:
+    make_hook().send_message("many", [f"4477009{n:05d}" for n in range(10)])
+    assert len(signal_api.messages) == 10
+    assert signal_api.connection_count == 1
+
+
+def test_wrong_password_is_a_clear_error_not_retried_and_never_shows_the_password(
+    signal_api: Any, set_connection: Any, make_hook: Any
+) -> None:
+    wrong = "definitely-wrong-pw-1234"
+    set_connection(password=wrong)
+    with pytest.raises(SignalDeliveryError) as caught:
+        make_hook().send_message("hi", ["447700900123"])
+
+    text = str(caught.value)
+    assert "HTTP 401" in text and "Check the System ID and password" in text
+    assert "'signal_default'" in text and "447700900123" in text
+    token = base64.b64encode(f"{signal_api.system_id}:{wrong}".encode()).decode()
+    assert wrong not in text and token not in text and wrong not in repr(caught.value.failures)
+    assert signal_api.request_count == 1
+    assert signal_api.messages == []
+
+
+@pytest.mark.parametrize("auth", ["basic", "payload"])
+def test_test_connection_succeeds_and_delivers_nothing(
+    signal_api: Any, set_connection: Any, make_hook: Any, auth: str
+) -> None:
+    set_connection(extra={"auth": auth})
+    ok, message = make_hook().test_connection()
+    assert ok, message
+    assert "accepted the credentials" in message
+    assert signal_api.request_count == 1
+    assert signal_api.messages == []
+
+
+@pytest.mark.parametrize("auth", ["basic", "payload"])
+def test_test_connection_fails_clearly_on_a_wrong_password(
+    signal_api: Any, set_connection: Any, make_hook: Any, auth: str
+) -> None:
+    set_connection(password="not-the-password-42", extra={"auth": auth})
+    ok, message = make_hook().test_connection()
+    assert not ok
+    assert "HTTP 401" in message and "Check the System ID and password" in message
+    assert "not-the-password-42" not in message
+    assert signal_api.messages == []
+
+
+def test_test_connection_reports_an_unreachable_api(set_connection: Any, make_hook: Any) -> None:
+    set_connection(host="http://127.0.0.1:9", extra={"retries": 0})
+    ok, message = make_hook().test_connection()
+    assert not ok
+    assert "could not connect" in message
+
+
+def test_repr_and_results_never_show_the_password(signal_api: Any, make_hook: Any) -> None:
+    hook = make_hook()
+    results = hook.send_message("hi", ["447700900123"])
+    for shown in (repr(hook), repr(hook.client), repr(hook.settings), json.dumps(results)):
+        assert signal_api.password not in shown
+
+
+@pytest.mark.parametrize(
+    ("host", "port"),
+    [("127.0.0.1", True), ("http://127.0.0.1:{port}", False), ("http://127.0.0.1:{port}/", False)],
+)
+def test_api_url_from_host_and_port(
+    signal_api: Any, set_connection: Any, make_hook: Any, host: str, port: bool
+) -> None:
+    fields: dict[str, Any] = {"host": host.format(port=signal_api.port)}
+    if port:
+        fields["port"] = signal_api.port
+    set_connection(**fields)
+    hook = make_hook()
+    expected_scheme = "https" if port else "http"
+    assert hook.settings.message_url == f"{expected_scheme}://127.0.0.1:{signal_api.port}/signal/message"
+    if not port:
+        hook.send_message("via url", ["447700900123"])
+        assert len(signal_api.messages) == 1

@@ -1,0 +1,128 @@
+"""Registration with Airflow: entry point, provider_info schema, connection form, cheap imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from airflow_provider_signal.provider_info import get_provider_info
+
+
+def test_provider_info_validates_against_airflows_own_schema() -> None:
+    import airflow
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    info = get_provider_info()
+    jsonschema.validate(info, schema)
+    assert info["package-name"] == "airflow-provider-signal"
+    [conn_type] = info["connection-types"]
+    assert conn_type["connection-type"] == "signal"
+    assert conn_type["hook-name"] == "Signal"
+    assert conn_type["hook-class-name"] == "airflow_provider_signal.hooks.signal.SignalHook"
+    assert info["notifications"] == ["airflow_provider_signal.notifications.signal.SignalNotifier"]
+
+
+def test_every_module_and_class_named_in_provider_info_imports() -> None:
+    from importlib import import_module
+
+    info = get_provider_info()
+    modules = [m for kind in ("hooks", "operators") for entry in info[kind] for m in entry["python-modules"]]
+    classes = [c["hook-class-name"] for c in info["connection-types"]] + info["notifications"]
+    for module in modules:
+        import_module(module)
+    for dotted in classes:
+        module, _, name = dotted.rpartition(".")
+        assert isinstance(getattr(import_module(module), name), type)
+
+
+def test_conn_fields_declare_the_form_airflow_3_2_reads_without_the_hook() -> None:
+    [conn_type] = get_provider_info()["connection-types"]
+    fields = conn_type["conn-fields"]
+    assert set(fields) == {"auth", "destinations", "timeout", "retries"}
+    for name, field in fields.items():
+        assert field["label"] and field["description"], name
+    assert fields["auth"]["schema"]["enum"] == ["basic", "payload"]
+    assert fields["auth"]["schema"]["default"] == "basic"
+    behaviour = conn_type["ui-field-behaviour"]
+    assert set(behaviour["hidden-fields"]) == {"port", "schema"}
+    assert behaviour["relabeling"] == {"login": "System ID", "password": "Password", "host": "API URL"}
+    assert behaviour["placeholders"]["host"] == "https://api.melroselabs.com"
+
+
+def test_entry_point_is_registered() -> None:
+    [entry] = [
+        e
+        for e in entry_points(group="apache_airflow_provider")
+        if e.dist is not None and e.dist.name == "airflow-provider-signal"
+    ]
+    assert entry.load() is get_provider_info
+
+
+def test_providers_manager_knows_the_signal_connection_type() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-signal" in manager.providers
+    hook = manager.hooks["signal"]
+    assert hook is not None
+    assert hook.hook_class_name == "airflow_provider_signal.hooks.signal.SignalHook"
+    assert hook.connection_id_attribute_name == "signal_conn_id"
+    widgets = manager.connection_form_widgets
+    assert {"extra__signal__auth", "extra__signal__destinations", "extra__signal__timeout"} <= set(widgets)
+    behaviour = manager.field_behaviours["signal"]
+    assert set(behaviour["hidden_fields"]) == {"port", "schema"}
+    assert behaviour["relabeling"]["login"] == "System ID"
+
+
+def test_hook_form_methods_match_the_declared_form() -> None:
+    pytest.importorskip("wtforms")
+    pytest.importorskip("flask_appbuilder")
+    from airflow_provider_signal.hooks.signal import SignalHook
+
+    widgets = SignalHook.get_connection_form_widgets()
+    assert set(widgets) == {"auth", "destinations", "timeout", "retries"}
+    behaviour = SignalHook.get_ui_field_behaviour()
+    assert behaviour["relabeling"]["host"] == "API URL"
+    assert set(behaviour["hidden_fields"]) == {"port", "schema"}
+
+
+def _imported_after(code: str) -> dict[str, Any]:
+    probe = (
+        "import sys, json\n"
+        f"{code}\n"
+        "print(json.dumps({m: m in sys.modules for m in ('airflow', 'requests', 'urllib3')}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_package_imports_neither_airflow_nor_requests() -> None:
+    seen = _imported_after("import airflow_provider_signal, airflow_provider_signal.provider_info")
+    assert seen == {"airflow": False, "requests": False, "urllib3": False}
+    seen = _imported_after("import airflow_provider_signal.client, airflow_provider_signal.validation")
+    assert seen == {"airflow": False, "requests": False, "urllib3": False}
+
+
+def test_importing_the_hook_does_not_import_requests() -> None:
+    seen = _imported_after("import airflow_provider_signal.hooks.signal")
+    assert seen["requests"] is False
+
+
+def test_airflow_cli_lists_the_provider() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "--output", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    start = out.stdout.index("[")
+    packages = {p["package_name"] for p in json.loads(out.stdout[start:])}
+    assert "airflow-provider-signal" in packages

@@ -1,0 +1,105 @@
+"""Destination normalisation and text validation: examples and properties."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from airflow_provider_signal.errors import SignalInputError
+from airflow_provider_signal.validation import (
+    normalise_destination,
+    normalise_destinations,
+    validate_text,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("447700900123", "447700900123"),
+        ("+44 7700-900123", "447700900123"),
+        ("0044 7700 900123", "447700900123"),
+        ("+1 (202) 555-0100", "12025550100"),
+        ("+49.151.2345.6789", "4915123456789"),
+        (447700900123, "447700900123"),
+    ],
+)
+def test_destinations_are_normalised_to_international_digits(raw: object, expected: str) -> None:
+    assert normalise_destination(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("", "international form"),
+        ("+44 7700", "international form"),  # too short
+        ("+44 7700 900123 456789", "international form"),  # too long
+        ("447700abc123", "international form"),
+        ("\u0664\u0664\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663", "international form"),
+        ("07700900123", "national number"),
+        ("++447700900123", "international form"),
+        (None, "not a phone number"),
+        (True, "not a phone number"),
+        (4.4, "not a phone number"),
+    ],
+)
+def test_bad_destinations_are_refused_with_a_clear_message(raw: object, fragment: str) -> None:
+    with pytest.raises(SignalInputError, match=fragment):
+        normalise_destination(raw)
+
+
+def test_lists_and_comma_separated_strings_fold_duplicates_in_order() -> None:
+    value = ["+44 7700 900123", "447700900456; 0044 7700-900123", "+1 202 555 0100"]
+    assert normalise_destinations(value) == ["447700900123", "447700900456", "12025550100"]
+    assert normalise_destinations("+447700900123, 447700900123,\n0044 7700 900123") == ["447700900123"]
+    assert normalise_destinations(None) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("", "empty"), ("  \n ", "empty"), (None, "must be a string"), (42, "must be a string")],
+)
+def test_bad_text_is_refused(text: object, fragment: str) -> None:
+    with pytest.raises(SignalInputError, match=fragment):
+        validate_text(text)
+
+
+def test_text_limit_is_a_setting() -> None:
+    assert validate_text("x" * 2000) == "x" * 2000
+    with pytest.raises(SignalInputError, match="2001 characters, over the limit of 2000"):
+        validate_text("x" * 2001)
+    assert validate_text("x" * 2001, max_length=5000)
+    with pytest.raises(SignalInputError, match="over the limit of 10"):
+        validate_text("x" * 11, max_length=10)
+
+
+_digits = st.text(alphabet="0123456789", min_size=7, max_size=14).map(lambda d: "4" + d)
+_separator = st.sampled_from(["", " ", "-", ".", " - "])
+
+
+@given(number=_digits, prefix=st.sampled_from(["", "+", "00"]), sep=_separator, data=st.data())
+def test_any_spelling_of_a_number_normalises_to_the_same_digits(
+    number: str, prefix: str, sep: str, data: st.DataObject
+) -> None:
+    cut = data.draw(st.integers(min_value=1, max_value=len(number) - 1))
+    spelled = f"{prefix}{number[:cut]}{sep}{number[cut:]}"
+    assert normalise_destination(spelled) == number
+    assert normalise_destinations([number, spelled]) == [number]
+
+
+@given(st.text(max_size=30))
+def test_normalisation_returns_8_to_15_digits_or_refuses(raw: str) -> None:
+    try:
+        result = normalise_destination(raw)
+    except SignalInputError as error:
+        assert "Signal destination" in str(error)
+    else:
+        assert result.isascii() and result.isdigit()
+        assert 8 <= len(result) <= 15
+        assert not result.startswith("0")
+
+
+@given(st.text(min_size=1, max_size=50).filter(lambda t: t.strip()))
+def test_any_non_blank_text_within_the_limit_is_accepted_unchanged(text: str) -> None:
+    assert validate_text(text) is text
