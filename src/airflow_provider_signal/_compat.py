@@ -42,12 +42,14 @@ def __getattr__(name: str) -> Any:
 
 def mask_secret(secret: str) -> None:
     """Tell Airflow's log masker to hide ``secret`` from every log line."""
-    masker: Any
     try:
-        from airflow.sdk.log import mask_secret as masker
+        from airflow.sdk.log import mask_secret as sdk_mask_secret
     except ImportError:  # Airflow 2.11
-        from airflow.utils.log.secrets_masker import mask_secret as masker
-    masker(secret)
+        from airflow.utils.log.secrets_masker import mask_secret as classic_mask_secret
+
+        classic_mask_secret(secret)
+    else:
+        sdk_mask_secret(secret)
 
 
 __all__ = ["BaseHook", "BaseNotifier", "BaseOperator", "Connection", "Context", "mask_secret"]

@@ -20,9 +20,7 @@ from airflow_provider_signal.connection_form import DEFAULT_CONN_ID
 from airflow_provider_signal.notifications.signal import SignalNotifier
 
 
-def _alert(
-    kind: str, destinations: Any, signal_conn_id: str, text: str | None
-) -> SignalNotifier | None:
+def _alert(kind: str, destinations: Any, signal_conn_id: str, text: str | None) -> SignalNotifier | None:
     if isinstance(destinations, Mapping):  # used without calling it: Airflow passed the context
         SignalNotifier(kind=kind, signal_conn_id=signal_conn_id, text=text)(destinations)
         return None

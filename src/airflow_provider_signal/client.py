@@ -361,7 +361,8 @@ class SignalClient:
                 "response_readable": readable,
             }
         api_text = extract_error_text(body, raw_text) or response.reason or ""
-        retried = len(response.raw.retries.history) if getattr(response.raw, "retries", None) else 0
+        retry_state = getattr(response.raw, "retries", None)
+        retried = len(retry_state.history) if retry_state is not None else 0
         tries = f" after {retried + 1} attempts" if retried else ""
         if status in (401, 403):
             advice = "Check the System ID and password of the connection, and the auth mode."
@@ -394,7 +395,9 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
         reason = getattr(current, "reason", None)
         wrapped = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
         current = (
-            reason if isinstance(reason, BaseException) else current.__cause__ or wrapped or current.__context__
+            reason
+            if isinstance(reason, BaseException)
+            else current.__cause__ or wrapped or current.__context__
         )
     return chain
 

@@ -26,7 +26,7 @@ from airflow_provider_signal.validation import DEFAULT_MAX_TEXT_LENGTH, normalis
 _UNSET: Any = object()
 
 
-class SignalHook(_compat.BaseHook):  # type: ignore[misc]
+class SignalHook(_compat.BaseHook):
     """Send Signal messages with the credentials and settings of an Airflow connection.
 
     Connection fields: login = System ID, password = Password, host = API base URL
@@ -223,6 +223,4 @@ class SignalHook(_compat.BaseHook):  # type: ignore[misc]
             return False, f"Connection {self.signal_conn_id!r} could not be tested: {error}"
         finally:
             self.close()
-        return True, (
-            f"Connection {self.signal_conn_id!r} works: the Signal API accepted the credentials."
-        )
+        return True, (f"Connection {self.signal_conn_id!r} works: the Signal API accepted the credentials.")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from airflow_provider_signal._compat import Context
 
 
-class SignalNotifier(_compat.BaseNotifier):  # type: ignore[misc]
+class SignalNotifier(_compat.BaseNotifier):
     """Send a Signal message from ``on_failure_callback`` / ``on_success_callback`` /
     ``on_retry_callback`` (task, ``default_args`` or DAG level) or a Deadline Alert.
 
@@ -54,7 +54,11 @@ class SignalNotifier(_compat.BaseNotifier):  # type: ignore[misc]
     def rendered(self, context: Context) -> SignalNotifier:
         """A copy with its template fields rendered for ``context``; ``self`` is left as it was."""
         clone = copy.copy(self)
-        clone.render_template_fields(context)
+        dag = context.get("dag")
+        # `airflow dags test` on Airflow 3 hands DAG callbacks a serialized DAG, which has no
+        # template environment of its own: render with the default one there.
+        env = clone.get_template_env() if dag is not None and not hasattr(dag, "get_template_env") else None
+        clone.render_template_fields(context, jinja_env=env)
         return clone
 
     def notify(self, context: Context) -> None:
@@ -76,7 +80,7 @@ class SignalNotifier(_compat.BaseNotifier):  # type: ignore[misc]
 
     def __call__(self, *args: Any) -> None:
         """Render, send, and log (not raise) any failure: an alert never fails its task."""
-        context = args[0] if len(args) == 1 else {"dag": args[0], "task_list": args[1]}
+        context: Any = args[0] if len(args) == 1 else {"dag": args[0], "task_list": args[1]}
         try:
             self.rendered(context).notify(context)
         except Exception as error:
@@ -93,9 +97,7 @@ class SignalNotifier(_compat.BaseNotifier):  # type: ignore[misc]
         try:
             await self.rendered(context).async_notify(context)
         except Exception as error:
-            self.log.error(
-                "Signal alert via connection %r was not sent: %s", self.signal_conn_id, error
-            )
+            self.log.error("Signal alert via connection %r was not sent: %s", self.signal_conn_id, error)
             raise
 
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from airflow_provider_signal._compat import Context
 
 
-class SignalSendOperator(_compat.BaseOperator):  # type: ignore[misc]
+class SignalSendOperator(_compat.BaseOperator):
     """Send ``text`` to one or more Signal users; returns (and pushes to XCom) one result
     per destination.
 

@@ -10,6 +10,7 @@ let a standalone server be inspected and steered over HTTP.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import socket
@@ -97,6 +98,7 @@ class SignalAPIEmulator:
         self.system_id = system_id
         self.password = password
         self.keepalive_timeout = keepalive_timeout
+        self.host = host
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self._messages: list[ReceivedMessage] = []
@@ -117,12 +119,14 @@ class SignalAPIEmulator:
     @property
     def url(self) -> str:
         """Base URL to put in a connection's host (``http://127.0.0.1:PORT``)."""
-        return f"http://{self._server.server_address[0]}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> SignalAPIEmulator:
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                daemon=True,
                 name=f"signal-emulator-{self.port}",
             )
             self._thread.start()
@@ -138,10 +142,8 @@ class SignalAPIEmulator:
         with self._lock:
             sockets = list(self._open_sockets)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def __enter__(self) -> SignalAPIEmulator:
         return self.start()
@@ -263,9 +265,7 @@ class SignalAPIEmulator:
         if not isinstance(text, str) or not text:
             return 400, {"error": "Invalid or missing text"}, None
         transaction_id, message_id = str(uuid.uuid4()), str(uuid.uuid4())
-        message = ReceivedMessage(
-            destination, text, system_id, auth, transaction_id, message_id, time.time()
-        )
+        message = ReceivedMessage(destination, text, system_id, auth, transaction_id, message_id, time.time())
         return 200, {"transactionID": transaction_id, "messageID": [message_id]}, message
 
 
@@ -281,8 +281,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
-        self.timeout = self.server.emulator.keepalive_timeout  # idle keep-alive connections close
         super().setup()
+        self.connection.settimeout(self.server.emulator.keepalive_timeout)  # idle keep-alive closes
         self.server.emulator._connection_opened(self.connection)
 
     def finish(self) -> None:
@@ -291,12 +291,12 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.emulator._connection_closed(self.connection)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests and the demo print what matters
 
     # -- routing --------------------------------------------------------------------
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         raw = self._read_body()
         if self.path.startswith(CONTROL_PREFIX):
             self._control_post(raw)
@@ -305,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(404, {"error": f"Not found: {self.path}"})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         emulator = self.server.emulator
         if self.path == f"{CONTROL_PREFIX}/messages":
             self._send_json(200, [asdict(m) for m in emulator.messages])
@@ -322,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(404, {"error": f"Not found: {self.path}"})
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         if self.path in (f"{CONTROL_PREFIX}/messages", f"{CONTROL_PREFIX}/faults"):
             if self.path.endswith("faults"):
                 self.server.emulator.clear_faults()
