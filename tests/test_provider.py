@@ -121,7 +121,10 @@ def test_importing_the_package_imports_neither_airflow_nor_requests() -> None:
 )
 def test_our_airflow_facing_modules_do_not_import_requests(module: str) -> None:
     # Airflow 2.11's own base classes import requests; only what we add on top counts.
-    base = "from airflow_provider_signal import _compat; _compat.BaseHook, _compat.BaseOperator, _compat.BaseNotifier"
+    base = (
+        "from airflow_provider_signal import _compat\n"
+        "_compat.BaseHook, _compat.BaseOperator, _compat.BaseNotifier"
+    )
     before = _imported_after(base)
     after = _imported_after(f"{base}\nimport {module}")
     assert after["requests"] == before["requests"]

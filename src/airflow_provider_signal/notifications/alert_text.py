@@ -101,7 +101,8 @@ def build_alert_text(context: Mapping[str, Any], kind: str | None = None) -> str
     task = _get(context, "task") or _attr(ti, "task")
     dag_id = _first(_attr(dag, "dag_id"), _attr(ti, "dag_id"), _attr(dag_run, "dag_id"))
     task_id = _first(_attr(ti, "task_id"), _attr(task, "task_id"))
-    what = "task" if task_id else "DAG run"
+    # DAG-level callbacks carry a "reason"; their context may still name the task that decided it.
+    what = "DAG run" if _get(context, "reason") or not task_id else "task"
     lines = [_HEADLINES.get(kind, _HEADLINES["failure"]).format(what=what)]
 
     def add(label: str, value: Any) -> None:

@@ -55,11 +55,16 @@ class SignalNotifier(_compat.BaseNotifier):
         """A copy with its template fields rendered for ``context``; ``self`` is left as it was."""
         clone = copy.copy(self)
         dag = context.get("dag")
-        # `airflow dags test` on Airflow 3 hands DAG callbacks a serialized DAG, which has no
-        # template environment of its own: render with the default one there.
-        env = clone.get_template_env() if dag is not None and not hasattr(dag, "get_template_env") else None
-        clone.render_template_fields(context, jinja_env=env)
+        # Deadline contexts have no DAG, and `airflow dags test` on Airflow 3 hands DAG callbacks
+        # a serialized DAG without a template environment: render with the default one there.
+        # (The base classes' render_template_fields would also insist on context["dag"] on 2.11.)
+        env = clone.get_template_env(dag=dag if hasattr(dag, "get_template_env") else None)
+        clone._do_render_template_fields(clone, clone.template_fields, context, env, set())
         return clone
+
+    def _render(self, template: Any, context: Any, dag: Any = None) -> Any:
+        # Skip BaseNotifier._render, which on Airflow 2.11 requires context["dag"].
+        return super(_compat.BaseNotifier, self)._render(template, context, dag or context.get("dag"))
 
     def notify(self, context: Context) -> None:
         """Send the (already rendered) message; raises if any destination failed."""

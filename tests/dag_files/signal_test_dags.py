@@ -1,0 +1,115 @@
+"""DAGs that tests/test_dags.py runs with `airflow dags test` against the emulator."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow_provider_signal.callbacks import (
+    signal_failure_callback,
+    signal_retry_callback,
+    signal_success_callback,
+)
+from airflow_provider_signal.notifications.signal import send_signal_notification
+from airflow_provider_signal.operators.signal import SignalSendOperator
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2.11
+    from airflow import DAG
+    from airflow.decorators import task  # type: ignore[no-redef,attr-defined,unused-ignore]
+
+START = datetime(2026, 1, 1)
+
+with DAG(
+    "t_operator",
+    start_date=START,
+    schedule=None,
+    params={"who": "on-call", "numbers": "447700900001, +44 7700 900002, 0044 7700 900001"},
+):
+    send = SignalSendOperator(
+        task_id="send",
+        text="Hello {{ params.who }} from {{ dag.dag_id }}/{{ task.task_id }}",
+        destinations="{{ params.numbers }}",
+    )
+    echo = SignalSendOperator(
+        task_id="echo",
+        text="xcom {{ ti.xcom_pull(task_ids='send') | map(attribute='destination') | join(',') }}",
+        destinations=["447700900009"],
+    )
+    send >> echo
+    SignalSendOperator.partial(task_id="mapped", text="mapped to {{ task.destinations }}").expand(
+        destinations=[["447700900010"], ["447700900011"]]
+    )
+
+with DAG(
+    "t_alerts",
+    start_date=START,
+    schedule=None,
+    default_args={
+        "on_failure_callback": signal_failure_callback(["447700900100"]),
+        "retry_delay": timedelta(seconds=0),
+    },
+    on_failure_callback=signal_failure_callback(["447700900200"]),
+):
+
+    @task(on_success_callback=signal_success_callback(["447700900300"]))
+    def fine() -> int:
+        return 1
+
+    @task(retries=1, on_retry_callback=signal_retry_callback(["447700900400"]))
+    def flaky() -> None:
+        raise RuntimeError("disk full on /data\nsecond line that must not be in the alert")
+
+    fine() >> flaky()
+
+shared = send_signal_notification(
+    text="done {{ ti.task_id }} of {{ dag.dag_id }}", destinations="447700900500"
+)
+
+with DAG("t_shared", start_date=START, schedule=None, default_args={"on_success_callback": shared}):
+
+    @task
+    def first() -> None:
+        pass
+
+    @task
+    def second() -> None:
+        pass
+
+    first() >> second()
+
+with DAG("t_native", start_date=START, schedule=None, render_template_as_native_obj=True, params={"n": 6}):
+    SignalSendOperator(
+        task_id="answer",
+        text="{{ params.n * 7 }}",
+        destinations=["447700900600"],
+        on_success_callback=send_signal_notification(
+            text="{{ params.n * 7 + 1 }}", destinations="447700900601"
+        ),
+    )
+
+with DAG(
+    "t_down",
+    start_date=START,
+    schedule=None,
+    on_success_callback=signal_success_callback(signal_conn_id="signal_down"),
+    on_failure_callback=signal_failure_callback(["447700900700"], signal_conn_id="signal_down"),
+):
+
+    @task(on_success_callback=signal_success_callback(["447700900701"], signal_conn_id="signal_down"))
+    def still_fine() -> str:
+        return "ok"
+
+    @task(on_failure_callback=signal_failure_callback(["447700900702"], signal_conn_id="signal_down"))
+    def still_failed() -> None:
+        raise ValueError("expected failure")
+
+    still_fine() >> still_failed()
+
+with DAG("t_dag_success", start_date=START, schedule=None, on_success_callback=signal_success_callback()):
+
+    @task
+    def only() -> None:
+        pass
+
+    only()

@@ -1,0 +1,176 @@
+"""The operator, notifier and callbacks in real `airflow dags test` runs against the emulator.
+
+One throwaway AIRFLOW_HOME (SQLite) and one emulator serve the module; each DAG in
+tests/dag_files/signal_test_dags.py runs once, and the tests read what the emulator
+received and the task states Airflow recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_signal.testing import ReceivedMessage, SignalAPIEmulator
+
+DAG_FILES = Path(__file__).parent / "dag_files"
+LOGICAL_DATE = "2026-01-01T00:00:00+00:00"
+DOWN_CONN = {"conn_type": "signal", "login": "x", "password": "y", "host": "http://127.0.0.1:9"}
+
+
+@dataclass
+class DagRunResult:
+    returncode: int
+    output: str
+    messages: list[ReceivedMessage]
+    states: dict[str, list[str]]
+    seconds: float
+
+    def texts_to(self, destination: str) -> list[str]:
+        return [m.text for m in self.messages if m.destination == destination]
+
+
+class AirflowEnv:
+    def __init__(self, home: Path, emulator: SignalAPIEmulator) -> None:
+        self.emulator = emulator
+        self.env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILES),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW_CONN_SIGNAL_DEFAULT": emulator.connection_json(destinations="447700900999"),
+            "AIRFLOW_CONN_SIGNAL_DOWN": json.dumps({**DOWN_CONN, "extra": {"retries": 1, "timeout": 2}}),
+        }
+        self._runs: dict[str, DagRunResult] = {}
+
+    def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def run(self, dag_id: str) -> DagRunResult:
+        if dag_id not in self._runs:
+            before = len(self.emulator.messages)
+            started = time.monotonic()
+            done = self.airflow("dags", "test", dag_id, LOGICAL_DATE)
+            seconds = time.monotonic() - started
+            states = self.airflow("tasks", "states-for-dag-run", dag_id, LOGICAL_DATE, "--output", "json")
+            rows = json.loads(states.stdout[states.stdout.index("[") :]) if "[" in states.stdout else []
+            by_task: dict[str, list[str]] = {}
+            for row in rows:
+                by_task.setdefault(row["task_id"], []).append(row["state"])
+            self._runs[dag_id] = DagRunResult(
+                done.returncode,
+                done.stdout + done.stderr,
+                self.emulator.messages[before:],
+                by_task,
+                seconds,
+            )
+        return self._runs[dag_id]
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowEnv]:
+    with SignalAPIEmulator(system_id="dagtest", password="dagtest-password-1") as emulator:
+        env = AirflowEnv(tmp_path_factory.mktemp("airflow-home"), emulator)
+        migrated = env.airflow("db", "migrate")
+        assert migrated.returncode == 0, migrated.stderr[-2000:]
+        yield env
+
+
+def test_operator_sends_templated_text_to_each_recipient_and_pushes_results(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_operator")
+    assert run.states["send"] == ["success"], run.output[-3000:]
+    assert run.texts_to("447700900001") == ["Hello on-call from t_operator/send"]
+    assert run.texts_to("447700900002") == ["Hello on-call from t_operator/send"]
+    # the downstream task read the per-recipient results from XCom
+    assert run.texts_to("447700900009") == ["xcom 447700900001,447700900002"]
+
+
+def test_operator_works_with_partial_expand(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_operator")
+    assert run.states["mapped"] == ["success", "success"]
+    assert len(run.texts_to("447700900010")) == 1
+    assert len(run.texts_to("447700900011")) == 1
+
+
+def test_failure_callback_delivers_the_default_alert_and_the_task_still_fails(
+    airflow_env: AirflowEnv,
+) -> None:
+    run = airflow_env.run("t_alerts")
+    assert run.states["flaky"] == ["failed"]
+    [alert] = run.texts_to("447700900100")
+    assert alert.startswith("❌ Airflow task failed")
+    for line in ("DAG: t_alerts", "Task: flaky", "Run: manual__", "Try: 2 of 2"):
+        assert line in alert
+    assert "Error: RuntimeError: disk full on /data" in alert
+    assert "second line" not in alert
+    assert "Logical date: 2026-01-01T00:00:00+00:00" in alert
+    assert "undefined" not in alert.lower() and "None" not in alert
+
+
+def test_retry_callback_reports_the_first_try(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_alerts")
+    [alert] = run.texts_to("447700900400")
+    assert alert.startswith("🔁 Airflow task failed, will retry")
+    assert "Try: 1 of 2" in alert and "Error: RuntimeError: disk full on /data" in alert
+
+
+def test_success_callback_reports_the_task(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_alerts")
+    assert run.states["fine"] == ["success"]
+    [alert] = run.texts_to("447700900300")
+    assert alert.startswith("✅ Airflow task succeeded")
+    assert "Task: fine" in alert and "Error" not in alert
+
+
+def test_dag_level_failure_callback_reports_the_run(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_alerts")
+    [alert] = run.texts_to("447700900200")
+    assert alert.startswith("❌ Airflow DAG run failed")
+    assert "DAG: t_alerts" in alert and "Run: manual__" in alert
+    assert "undefined" not in alert.lower()
+
+
+def test_dag_level_success_callback_uses_the_connection_default_recipients(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_dag_success")
+    [alert] = run.texts_to("447700900999")
+    assert alert.startswith("✅ Airflow DAG run succeeded")
+    assert "DAG: t_dag_success" in alert
+
+
+def test_one_notifier_shared_through_default_args_renders_each_task_afresh(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_shared")
+    assert run.texts_to("447700900500") == ["done first of t_shared", "done second of t_shared"]
+
+
+def test_native_rendering_still_sends_strings(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_native")
+    assert run.states["answer"] == ["success"], run.output[-3000:]
+    assert run.texts_to("447700900600") == ["42"]
+    assert run.texts_to("447700900601") == ["43"]
+
+
+def test_alerts_with_the_api_down_log_the_cause_and_change_no_outcome(airflow_env: AirflowEnv) -> None:
+    from airflow_provider_signal.client import SignalClientSettings
+
+    run = airflow_env.run("t_down")
+    assert run.states == {"still_fine": ["success"], "still_failed": ["failed"]}
+    assert run.messages == []
+    assert run.output.count("was not sent") >= 3  # task success, task failure, DAG failure
+    assert "could not connect" in run.output
+    budget = SignalClientSettings(system_id="x", password="y", timeout=2, retries=1).time_budget
+    # three alerts, each bounded by the budget; plus Airflow's own start-up and run time
+    assert run.seconds < 3 * budget + 60

@@ -1,0 +1,145 @@
+"""SignalNotifier and the ready callbacks, called in-process against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from airflow_provider_signal.callbacks import signal_failure_callback, signal_success_callback
+from airflow_provider_signal.notifications.alert_text import SHORTENED_MARKER, build_alert_text
+from airflow_provider_signal.notifications.signal import SignalNotifier, send_signal_notification
+
+
+def make_dag(**kwargs: Any) -> Any:
+    try:
+        from airflow.sdk import DAG
+    except ImportError:  # Airflow 2.11
+        from airflow import DAG
+    return DAG(dag_id="notifier_test", schedule=None, start_date=datetime(2026, 1, 1), **kwargs)
+
+
+def task_context(dag: Any, task_id: str, **extra: Any) -> dict[str, Any]:
+    ti = SimpleNamespace(task_id=task_id, dag_id=dag.dag_id, try_number=1, duration=1.5, log_url=None)
+    return {"dag": dag, "ti": ti, "run_id": "manual__1", **extra}
+
+
+def test_one_instance_renders_each_call_from_the_original_template(signal_api: Any) -> None:
+    notifier = send_signal_notification(text="{{ ti.task_id }} done", destinations="{{ params.to }}")
+    dag = make_dag(params={"to": "447700900123"})
+    notifier(task_context(dag, "first", params={"to": "447700900123"}))
+    notifier(task_context(dag, "second", params={"to": "447700900456"}))
+
+    assert [(m.destination, m.text) for m in signal_api.messages] == [
+        ("447700900123", "first done"),
+        ("447700900456", "second done"),
+    ]
+    assert notifier.text == "{{ ti.task_id }} done"
+    assert notifier.destinations == "{{ params.to }}"
+
+
+def test_native_rendering_sends_a_string(signal_api: Any) -> None:
+    dag = make_dag(render_template_as_native_obj=True)
+    send_signal_notification(text="{{ 6 * 7 }}", destinations=["447700900123"])(task_context(dag, "t"))
+    assert [m.text for m in signal_api.messages] == ["42"]
+
+
+def test_over_long_text_is_shortened_with_a_marker_not_dropped(signal_api: Any) -> None:
+    send_signal_notification(text="x" * 5000, destinations="447700900123")(task_context(make_dag(), "t"))
+    [message] = signal_api.messages
+    assert len(message.text) == 2000
+    assert message.text.endswith(SHORTENED_MARKER)
+
+
+def test_a_huge_exception_still_gives_a_short_delivered_failure_alert(signal_api: Any) -> None:
+    huge = RuntimeError("boom " * 20_000 + "\n" + "traceback line\n" * 5_000)
+    signal_failure_callback("447700900123")(task_context(make_dag(), "t", exception=huge))
+    [message] = signal_api.messages
+    assert "Error: RuntimeError: boom boom" in message.text
+    assert SHORTENED_MARKER in message.text
+    assert "traceback line" not in message.text
+    assert len(message.text) < 2000
+
+
+def test_a_callback_passed_without_calling_it_sends_to_the_default_recipients(
+    signal_api: Any, set_connection: Any
+) -> None:
+    set_connection(extra={"destinations": "+44 7700 900777"})
+    signal_failure_callback(task_context(make_dag(), "t", exception=ValueError("bad")))
+    [message] = signal_api.messages
+    assert message.destination == "447700900777"
+    assert "Task: t" in message.text and "ValueError: bad" in message.text
+
+
+def test_async_notify_sends_from_an_event_loop(signal_api: Any) -> None:
+    notifier = send_signal_notification(
+        text="deadline missed for {{ dag_run.run_id }}",
+        destinations="447700900123",
+        context={"dag_run": SimpleNamespace(run_id="scheduled__1")},
+    )
+
+    async def main() -> None:
+        await notifier
+
+    asyncio.run(main())
+    assert [m.text for m in signal_api.messages] == ["deadline missed for scheduled__1"]
+
+
+def test_deadline_callback_runs_in_airflows_callback_trigger(signal_api: Any) -> None:
+    callback_module = pytest.importorskip("airflow.triggers.callback", reason="Deadline Alerts need 3.1+")
+    trigger = callback_module.CallbackTrigger(
+        callback_path="airflow_provider_signal.notifications.signal.send_signal_notification",
+        callback_kwargs={
+            "text": "Deadline missed: {{ dag_run.dag_id }}",
+            "destinations": "447700900123",
+            "context": {"dag_run": {"dag_id": "late_dag"}},
+        },
+    )
+
+    async def collect() -> list[Any]:
+        return [event async for event in trigger.run()]
+
+    events = asyncio.run(collect())
+    assert str(events[-1].payload["state"]).lower().endswith("success"), events[-1].payload
+    assert [m.text for m in signal_api.messages] == ["Deadline missed: late_dag"]
+
+
+def test_success_callback_default_text_names_the_task(signal_api: Any) -> None:
+    signal_success_callback("447700900123")(task_context(make_dag(), "load"))
+    [message] = signal_api.messages
+    assert message.text.splitlines()[:3] == ["✅ Airflow task succeeded", "DAG: notifier_test", "Task: load"]
+    assert "Duration: 1.5 s" in message.text
+
+
+def test_default_text_with_a_small_dag_level_context_has_no_noise() -> None:
+    context = {"dag": SimpleNamespace(dag_id="etl"), "run_id": "manual__2", "reason": "task_failure"}
+    text = build_alert_text(context, "failure")
+    assert text.splitlines() == [
+        "❌ Airflow DAG run failed",
+        "DAG: etl",
+        "Run: manual__2",
+        "Reason: task_failure",
+    ]
+
+
+def test_default_text_from_an_empty_context_is_still_a_message() -> None:
+    assert build_alert_text({}, "retry") == "🔁 Airflow DAG run failed, will retry"
+
+
+def test_default_text_computes_duration_and_try_of_tries() -> None:
+    start = datetime(2026, 1, 1, 0, 0, tzinfo=timezone.utc)
+    ti = SimpleNamespace(
+        task_id="t", try_number=2, duration=None, start_date=start, end_date=start.replace(minute=2, second=5)
+    )
+    text = build_alert_text({"ti": ti, "task": SimpleNamespace(retries=3)}, "failure")
+    assert "Try: 2 of 4" in text
+    assert "Duration: 2 min 5 s" in text
+
+
+def test_notifier_is_registered_for_task_and_dag_callbacks() -> None:
+    notifier = SignalNotifier(text="x")
+    assert callable(notifier)
+    assert tuple(notifier.template_fields) == ("text", "destinations", "signal_conn_id")
