@@ -143,3 +143,19 @@ def test_notifier_is_registered_for_task_and_dag_callbacks() -> None:
     notifier = SignalNotifier(text="x")
     assert callable(notifier)
     assert tuple(notifier.template_fields) == ("text", "destinations", "signal_conn_id")
+
+
+def test_airflow_accepts_the_notifier_as_a_deadline_alert_callback() -> None:
+    sdk = pytest.importorskip("airflow.sdk")
+    if not hasattr(sdk, "DeadlineAlert"):
+        pytest.skip("Deadline Alerts need Airflow 3.1+")
+    from datetime import timedelta
+
+    callback = sdk.AsyncCallback(
+        send_signal_notification, kwargs={"text": "late", "destinations": "447700900123"}
+    )
+    alert = sdk.DeadlineAlert(
+        reference=sdk.DeadlineReference.DAGRUN_QUEUED_AT, interval=timedelta(minutes=30), callback=callback
+    )
+    dag = make_dag(deadline=alert)
+    assert dag.deadline is alert or alert in dag.deadline
