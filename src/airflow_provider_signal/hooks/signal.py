@@ -214,13 +214,19 @@ class SignalHook(_compat.BaseHook):
         except SignalAPIError as error:
             if error.status_code == 400:
                 return True, (
-                    f"Connection {self.signal_conn_id!r} works: the Signal API accepted the "
-                    "credentials (a test request without a destination was refused, as intended; "
-                    "nothing was delivered)."
+                    f"{self._accepted()} (a test request without a destination was refused, as "
+                    "intended; nothing was delivered)."
                 )
             return False, str(error)
         except Exception as error:
             return False, f"Connection {self.signal_conn_id!r} could not be tested: {error}"
         finally:
             self.close()
-        return True, (f"Connection {self.signal_conn_id!r} works: the Signal API accepted the credentials.")
+        return True, f"{self._accepted()}."
+
+    def _accepted(self) -> str:
+        # Not the connection id: Airflow's UI tests a connection under a random transient id.
+        return (
+            f"Connection works: the Signal API at {self.settings.message_url} accepted the "
+            f"credentials of system ID {self.settings.system_id!r}"
+        )
