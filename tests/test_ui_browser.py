@@ -9,7 +9,8 @@ everyone admin, connection testing enabled) and the local Signal API emulator, t
 3. presses Test (success), changes the password, presses Test again (a clear failure);
 4. runs a task (`airflow tasks test`) that sends through the saved connection, and
    checks that the emulator received the message;
-5. writes a screenshot of the filled form to docs/images/signal-connection-form.png.
+5. writes a screenshot of the filled form (to docs/images/signal-connection-form.png with
+   UPDATE_SCREENSHOT=1, for the README).
 
 The browser is Debian's /usr/bin/chromium (installed with apt-get when missing, never
 downloaded). If it cannot start, the test fails; it never skips.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import re
 import secrets
 import textwrap
@@ -164,7 +166,9 @@ def test_signal_connection_in_the_airflow_ui(
             )
             assert emulator.requests[-1].status == 401
         with steps.step("5. write the screenshot of the filled form"):
-            _write_screenshot(browser, shots)
+            # The README's picture is refreshed on request, so a plain test run leaves the tree clean.
+            target = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") else tmp_path / SCREENSHOT.name
+            _write_screenshot(browser, shots, target)
     except BaseException:
         with contextlib.suppress(Exception):
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
@@ -313,7 +317,7 @@ def _send_from_a_task(server: AirflowAPIServer, emulator: SignalAPIEmulator) -> 
     assert emulator.password not in output
 
 
-def _write_screenshot(browser: Any, panels: list[bytes]) -> None:
+def _write_screenshot(browser: Any, panels: list[bytes], target: Path) -> None:
     """The two panels of the filled form (standard fields, extra fields) side by side, one PNG."""
     images = "".join(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">' for png in panels)
     page = browser.new_page(viewport={"width": 2000, "height": 1200})
@@ -326,11 +330,12 @@ def _write_screenshot(browser: Any, panels: list[bytes]) -> None:
                   </div>
                 </body>""")
         )
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.locator("#form").screenshot(path=str(SCREENSHOT), animations="disabled")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        page.locator("#form").screenshot(path=str(target), animations="disabled")
     finally:
         page.close()
-    print(f"[browser] screenshot: {SCREENSHOT}")
+    assert target.stat().st_size > 10_000, "the screenshot came out empty"
+    print(f"[browser] screenshot: {target}")
 
 
 # -- helpers --------------------------------------------------------------------------
