@@ -67,7 +67,9 @@ def test_importing_and_using_our_modules_raises_no_deprecation_warning() -> None
         "\n    from airflow_provider_signal.callbacks import signal_failure_callback"
         "\n    signal_failure_callback(['447700900123'])"
     )
-    ours = [w for w in _warnings_raised_by(code) if "airflow_provider_signal" in (w["filename"] + w["message"])]
+    ours = [
+        w for w in _warnings_raised_by(code) if "airflow_provider_signal" in (w["filename"] + w["message"])
+    ]
     assert ours == []
 
 
