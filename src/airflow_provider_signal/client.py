@@ -216,6 +216,14 @@ class SignalClient:
         self.settings = settings
         self._session: requests.Session | None = None
         self._secrets = (settings.password, settings.basic_token)
+        # An answer may carry a secret JSON-escaped (quotes, backslashes, non-ASCII): mask
+        # those spellings too, longest first so no part of one is left behind.
+        forms = {
+            form
+            for secret in self._secrets
+            for form in (secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1])
+        }
+        self._secret_forms = sorted(forms, key=len, reverse=True)
 
     def __repr__(self) -> str:
         return f"SignalClient(url={self.settings.message_url!r}, system_id={self.settings.system_id!r})"
@@ -232,10 +240,20 @@ class SignalClient:
         return self._secrets
 
     def redact(self, text: str) -> str:
-        """Replace any secret in ``text`` by ``***``."""
-        for secret in self._secrets:
+        """Replace any secret in ``text`` (also JSON-escaped) by ``***``."""
+        for secret in self._secret_forms:
             text = text.replace(secret, "***")
         return text
+
+    def _redact_value(self, value: Any) -> Any:
+        """``value`` (a parsed JSON answer) with every string in it redacted."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self._redact_value(item) for item in value]
+        if isinstance(value, dict):
+            return {self._redact_value(key): self._redact_value(item) for key, item in value.items()}
+        return value
 
     @property
     def session(self) -> requests.Session:
@@ -257,8 +275,17 @@ class SignalClient:
         session.mount("http://", adapter)
         session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
         if self.settings.auth == "basic":
-            session.auth = (self.settings.system_id, self.settings.password)
+            session.auth = self._add_basic_auth
+        if _is_loopback(urlsplit(self.settings.message_url).hostname or ""):
+            # Plain http is allowed only to loopback: an http_proxy from the environment must
+            # not carry the request (and the password) off this machine.
+            session.trust_env = False
         return session
+
+    def _add_basic_auth(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Basic auth with the UTF-8 token that is masked (requests would encode it as Latin-1)."""
+        request.headers["Authorization"] = f"Basic {self.settings.basic_token}"
+        return request
 
     def close(self) -> None:
         if self._session is not None:
@@ -343,12 +370,15 @@ class SignalClient:
     def _handle(
         self, response: requests.Response, destination: str | None, who: str, where: str
     ) -> dict[str, Any]:
-        raw_text = self.redact(response.text or "")
+        text = response.text or ""
         try:
-            body: Any = json.loads(raw_text) if raw_text.strip() else None
+            body: Any = json.loads(text) if text.strip() else None
             readable = body is not None
         except ValueError:
             body, readable = None, False
+        # Redact after parsing too: JSON may spell a secret with escapes the raw text hides.
+        body = self._redact_value(body)
+        raw_text = self.redact(text)
         status = response.status_code
         if 200 <= status < 300:
             transaction_id, message_ids = parse_success(body)

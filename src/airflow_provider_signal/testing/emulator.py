@@ -14,6 +14,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -36,7 +37,8 @@ class Fault:
     :param body: the body: a dict or list is sent as JSON, a str or bytes as is.
     :param content_type: the ``Content-Type`` of ``body``.
     :param headers: extra answer headers, e.g. ``{"Retry-After": "1"}``.
-    :param delay: seconds to wait before answering.
+    :param delay: seconds to wait before answering (or before hanging or dropping).
+        The request is counted on arrival, before the wait.
     :param action: ``respond``; ``hang`` (read the request, never answer, until the
         emulator stops or ``hang_seconds`` pass); ``drop`` (read the request, close
         the connection without an answer).
@@ -274,6 +276,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     emulator: SignalAPIEmulator
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # the client went away (e.g. it gave up after its time-out): not an emulator error
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -360,27 +367,30 @@ class _Handler(BaseHTTPRequestHandler):
             emulator._record(ReceivedRequest(raw, headers, status, None), message)
             self._send_json(status, answer)
             return
+        # Record on arrival, before any delay, so the counters show a request that is
+        # still being answered (or never will be).
+        if fault.action in ("hang", "drop"):
+            answered, kind, delivered = None, fault.action, message if fault.deliver else None
+        elif fault.status is None:  # a delay only: answered normally, so processed
+            answered, kind, delivered = status, "delay", message
+        else:
+            answered, kind = fault.status, f"status {fault.status}"
+            delivered = message if fault.deliver else None
+        emulator._record(ReceivedRequest(raw, headers, answered, kind), delivered)
         if fault.delay:
             emulator._stopping.wait(fault.delay)
         if fault.action == "hang":
-            emulator._record(ReceivedRequest(raw, headers, None, "hang"), message if fault.deliver else None)
             emulator._stopping.wait(fault.hang_seconds)
             self.close_connection = True
             return
         if fault.action == "drop":
-            emulator._record(ReceivedRequest(raw, headers, None, "drop"), message if fault.deliver else None)
             self.close_connection = True
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        if fault.status is None:  # a delay only: answer normally
-            emulator._record(ReceivedRequest(raw, headers, status, "delay"), message)
+        if fault.status is None:
             self._send_json(status, answer)
             return
-        emulator._record(
-            ReceivedRequest(raw, headers, fault.status, f"status {fault.status}"),
-            message if fault.deliver else None,
-        )
         payload = fault.body
         if isinstance(payload, (dict, list)):
             data = json.dumps(payload).encode()

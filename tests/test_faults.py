@@ -1,0 +1,598 @@
+"""The reliability guarantees, proven over real HTTP against the emulator's fault injection.
+
+Every case checks both sides: what the caller sees (result or error, its text, how long it
+took) and what the emulator received (requests, TCP connections, messages delivered).
+
+- transient faults (429, 502, 503, 504) are retried within the bound and deliver exactly once;
+- permanent faults (4xx, 500, 3xx) are not retried and the error carries the API's text;
+- ambiguous faults (read time-out, connection dropped after the request) are never re-sent
+  and say the message may or may not have been delivered;
+- unreachable APIs fail clearly within ``settings.time_budget``;
+- odd 2xx answers count as sent; input is refused before any request, or arrives intact;
+- alerts are shortened rather than dropped, and a failing alert never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from email.utils import formatdate
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_signal import client as client_module
+from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError, SignalInputError
+from airflow_provider_signal.notifications.alert_text import SHORTENED_MARKER
+from signal_log_capture import all_logs_at_debug, messages_from
+
+DEST = "447700900123"
+NOTIFIER_LOGGER = "airflow_provider_signal.notifications.signal.SignalNotifier"
+HTML_502 = (
+    "<html><head><title>502 Bad Gateway</title></head>"
+    "<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+)
+
+
+def send_failing(hook: Any, text: str = "hello", destinations: Any = DEST) -> SignalAPIError:
+    """Send to one destination, expect it to fail, return that destination's error."""
+    with pytest.raises(SignalDeliveryError) as caught:
+        hook.send_message(text, destinations)
+    [failure] = caught.value.failures
+    assert caught.value.results == []
+    assert str(failure) in str(caught.value)
+    return failure
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def unreachable_port() -> Iterator[int]:
+    """A port on 127.0.0.1 whose listen queue is full, so a connect is never answered.
+
+    This models an unreachable host (SYN dropped, connect times out) without sending a
+    single packet off this machine.
+    """
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = int(server.getsockname()[1])
+    fillers: list[socket.socket] = []
+    try:
+        for _ in range(64):
+            filler = socket.socket()
+            filler.settimeout(0.2)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except OSError:
+                filler.close()
+                break
+            fillers.append(filler)
+        else:
+            pytest.fail("could not fill the listen queue of the stand-in for an unreachable host")
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+
+
+# -- transient: retried, delivered exactly once --------------------------------------------
+
+
+def test_503_twice_then_ok_is_delivered_exactly_once(signal_api: Any, make_hook: Any) -> None:
+    signal_api.fail_next(2, status=503, body={"error": "Service busy"})
+    results = make_hook().send_message("retry me", DEST)
+
+    [message] = signal_api.messages
+    assert signal_api.request_count == 3
+    assert [r.status for r in signal_api.requests] == [503, 503, 200]
+    assert signal_api.connection_count == 1  # the answers were read, so the connection was reused
+    assert [r["transaction_id"] for r in results] == [message.transaction_id]
+    assert message.text == "retry me"
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured_then_delivered_once(signal_api: Any, make_hook: Any, status: int) -> None:
+    signal_api.fail_next(1, status=status, body={"error": "Too many requests"}, headers={"Retry-After": "1"})
+    started = time.monotonic()
+    make_hook().send_message("after the pause", DEST)  # backoff_factor=0: the only wait is Retry-After
+    elapsed = time.monotonic() - started
+
+    assert 0.95 <= elapsed < 3.0
+    assert signal_api.request_count == 2
+    assert len(signal_api.messages) == 1
+
+
+@pytest.mark.parametrize("retry_after", ["6", "http-date"])
+def test_a_long_retry_after_is_cut_to_the_maximum(
+    signal_api: Any, make_hook: Any, monkeypatch: pytest.MonkeyPatch, retry_after: str
+) -> None:
+    monkeypatch.setattr(client_module, "RETRY_AFTER_MAX", 1)  # 10 s in production; 1 s keeps this fast
+    if retry_after == "http-date":
+        retry_after = formatdate(time.time() + 7, usegmt=True)
+    signal_api.fail_next(1, status=429, headers={"Retry-After": retry_after})
+    started = time.monotonic()
+    make_hook().send_message("capped", DEST)
+    elapsed = time.monotonic() - started
+
+    assert 0.95 <= elapsed < 3.0
+    assert len(signal_api.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type"),
+    [(502, HTML_502, "text/html"), (504, "", "text/plain"), (502, '{"error": ', "application/json")],
+    ids=["502-html", "504-empty", "502-unreadable-json"],
+)
+def test_gateway_errors_with_any_body_are_retried_and_delivered_once(
+    signal_api: Any, make_hook: Any, status: int, body: str, content_type: str
+) -> None:
+    signal_api.fail_next(1, status=status, body=body, content_type=content_type)
+    results = make_hook().send_message("through the gateway", DEST)
+
+    assert signal_api.request_count == 2
+    [message] = signal_api.messages
+    assert results[0]["message_ids"] == [message.message_id]
+
+
+# -- permanent: not retried, the API's text surfaces ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "api_text"),
+    [
+        (
+            500,
+            {"error": "Internal error while queueing"},
+            "application/json",
+            "Internal error while queueing",
+        ),
+        (400, {"error": "Invalid destination"}, "application/json", "Invalid destination"),
+        (401, {"message": "Unauthorized"}, "application/json", "Unauthorized"),
+        (403, {"message": "Forbidden"}, "application/json", "Forbidden"),
+        (
+            404,
+            "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>",
+            "text/html",
+            "404 Not Found",
+        ),
+        (422, "destination is not registered on Signal", "text/plain", "destination is not registered"),
+    ],
+)
+def test_permanent_errors_are_not_retried_and_carry_the_status_and_the_api_text(
+    signal_api: Any, make_hook: Any, status: int, body: Any, content_type: str, api_text: str
+) -> None:
+    signal_api.fail_next(1, status=status, body=body, content_type=content_type)
+    failure = send_failing(make_hook())
+
+    assert signal_api.request_count == 1
+    assert signal_api.messages == []
+    assert failure.status_code == status
+    assert failure.api_message is not None and api_text in failure.api_message
+    assert f"HTTP {status}" in str(failure) and api_text in str(failure)
+    assert failure.destination == DEST and DEST in str(failure)
+    assert failure.maybe_delivered is False
+
+
+@pytest.mark.parametrize("status", [500, 413])
+def test_retry_after_on_a_status_that_is_not_retried_is_ignored(
+    signal_api: Any, make_hook: Any, status: int
+) -> None:
+    signal_api.fail_next(1, status=status, headers={"Retry-After": "2"})
+    started = time.monotonic()
+    failure = send_failing(make_hook())
+
+    assert time.monotonic() - started < 1.5
+    assert signal_api.request_count == 1
+    assert failure.status_code == status
+
+
+def test_a_redirect_is_not_followed(signal_api: Any, make_hook: Any, closed_port: int) -> None:
+    elsewhere = f"http://127.0.0.1:{closed_port}/signal/message"
+    signal_api.fail_next(1, status=307, headers={"Location": elsewhere})
+    failure = send_failing(make_hook())
+
+    assert signal_api.request_count == 1
+    assert failure.status_code == 307
+    assert "redirected" in str(failure) and elsewhere in str(failure)
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_503_forever_gives_up_after_retries_plus_one_requests(
+    signal_api: Any, make_hook: Any, retries: int
+) -> None:
+    signal_api.fail_next(10, status=503, body={"error": "Down for maintenance"})
+    hook = make_hook(retries=retries)
+    started = time.monotonic()
+    failure = send_failing(hook)
+    elapsed = time.monotonic() - started
+
+    assert signal_api.request_count == retries + 1
+    assert signal_api.pending_faults == 10 - (retries + 1)
+    assert signal_api.messages == []
+    assert failure.status_code == 503 and failure.api_message == "Down for maintenance"
+    if retries:
+        assert f"after {retries + 1} attempts" in str(failure)
+    assert elapsed < hook.settings.time_budget
+    assert elapsed < 2.0  # backoff_factor=0, no Retry-After: nothing to wait for
+
+
+def test_503_forever_with_backoff_waits_and_stays_within_the_time_budget(
+    signal_api: Any, make_hook: Any
+) -> None:
+    signal_api.fail_next(3, status=503)
+    hook = make_hook(retries=2, backoff_factor=0.25)  # urllib3: no wait, then 0.25 * 2 = 0.5 s
+    started = time.monotonic()
+    send_failing(hook)
+    elapsed = time.monotonic() - started
+
+    assert signal_api.request_count == 3
+    assert 0.45 <= elapsed < hook.settings.time_budget
+
+
+# -- ambiguous: never re-sent, reported as "may or may not have been delivered" ------------
+
+
+@pytest.mark.parametrize("processed", [False, True], ids=["lost-before-processing", "processed"])
+def test_a_read_time_out_is_not_resent(
+    signal_api: Any, set_connection: Any, make_hook: Any, processed: bool
+) -> None:
+    set_connection(extra={"timeout": 1})
+    signal_api.fail_next(1, action="hang", hang_seconds=5, deliver=processed)
+    signal_api.fail_next(5)  # anything re-sent would be answered (and counted) normally
+    hook = make_hook()
+    started = time.monotonic()
+    failure = send_failing(hook)
+    elapsed = time.monotonic() - started
+
+    assert failure.maybe_delivered is True and failure.status_code is None
+    assert "may or may not have been delivered" in str(failure) and "not re-sent" in str(failure)
+    assert "within 1 s" in str(failure)
+    assert 0.9 <= elapsed < 2.0  # one time-out, not one per retry
+    assert signal_api.request_count == 1
+    assert len(signal_api.messages) == int(processed)  # the caller cannot tell these two apart
+
+
+def test_an_answer_slower_than_the_time_out_is_not_resent(
+    signal_api: Any, set_connection: Any, make_hook: Any
+) -> None:
+    set_connection(extra={"timeout": 0.5})
+    signal_api.fail_next(1, delay=1.0)  # processed, answered too late
+    failure = send_failing(make_hook())
+
+    assert failure.maybe_delivered is True
+    assert signal_api.request_count == 1
+    assert len(signal_api.messages) == 1
+
+
+@pytest.mark.parametrize("processed", [False, True], ids=["lost-before-processing", "processed"])
+def test_a_connection_dropped_after_the_request_is_not_resent(
+    signal_api: Any, make_hook: Any, processed: bool
+) -> None:
+    signal_api.fail_next(1, action="drop", deliver=processed)
+    failure = send_failing(make_hook())
+
+    assert failure.maybe_delivered is True and failure.status_code is None
+    assert "connection closed before the API answered" in str(failure)
+    assert "not re-sent" in str(failure)
+    assert signal_api.request_count == 1
+    assert len(signal_api.messages) == int(processed)
+
+
+def test_a_drop_on_a_reused_connection_is_not_resent_and_the_hook_recovers(
+    signal_api: Any, make_hook: Any
+) -> None:
+    hook = make_hook()
+    hook.send_message("first", DEST)
+    signal_api.fail_next(1, action="drop")
+    failure = send_failing(hook, "second")
+    hook.send_message("third", DEST)
+
+    assert failure.maybe_delivered is True
+    assert [r.fault for r in signal_api.requests] == [None, "drop", None]
+    assert [m.text for m in signal_api.messages] == ["first", "third"]
+    assert signal_api.connection_count == 2
+
+
+def test_a_keep_alive_connection_closed_by_the_server_while_idle_is_replaced_before_sending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API (or a load balancer) closes an idle keep-alive connection between two sends.
+
+    Decision: the second message is delivered exactly once, on a new connection. urllib3
+    checks whether a pooled connection was dropped by the server before reusing it, so a
+    connection closed while idle is replaced before the request goes out; nothing is
+    re-sent. A close that races the send itself (the request is on the wire when the
+    server closes) is an ambiguous failure like a dropped answer: reported as "may or may
+    not have been delivered" and not retried (see the drop tests above).
+    """
+    from airflow_provider_signal.hooks.signal import SignalHook
+    from airflow_provider_signal.testing import SignalAPIEmulator
+
+    with SignalAPIEmulator(system_id="ka", password="ka-password", keepalive_timeout=0.3) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_SIGNAL_KEEPALIVE", emulator.connection_json(retries=0))
+        hook = SignalHook("signal_keepalive", backoff_factor=0)
+        try:
+            hook.send_message("before the idle close", DEST)
+            time.sleep(0.8)  # well past the server's keep-alive time-out
+            hook.send_message("after the idle close", DEST)
+        finally:
+            hook.close()
+
+        assert [m.text for m in emulator.messages] == ["before the idle close", "after the idle close"]
+        assert emulator.request_count == 2
+        assert emulator.connection_count == 2
+
+
+# -- unreachable: a clear error within the time budget -------------------------------------
+
+
+def test_connection_refused_is_retried_then_reported_within_the_time_budget(
+    set_connection: Any, make_hook: Any, closed_port: int
+) -> None:
+    set_connection(host=f"http://127.0.0.1:{closed_port}", extra={"retries": 2, "timeout": 2})
+    hook = make_hook()
+    started = time.monotonic()
+    failure = send_failing(hook)
+    elapsed = time.monotonic() - started
+
+    assert "could not connect to the Signal API after 3 attempt(s)" in str(failure)
+    assert "Check the API URL" in str(failure)
+    assert failure.maybe_delivered is False and failure.status_code is None
+    assert elapsed < hook.settings.time_budget
+
+
+def test_an_unreachable_host_times_out_within_the_time_budget(
+    set_connection: Any, make_hook: Any, unreachable_port: int
+) -> None:
+    set_connection(host=f"http://127.0.0.1:{unreachable_port}", extra={"retries": 1, "timeout": 0.5})
+    hook = make_hook()
+    started = time.monotonic()
+    failure = send_failing(hook)
+    elapsed = time.monotonic() - started
+
+    assert "could not connect within 0.5 s after 2 attempt(s)" in str(failure)
+    assert "reachable" in str(failure)
+    assert failure.maybe_delivered is False
+    assert 0.9 <= elapsed < hook.settings.time_budget  # two connect time-outs, then give up
+
+
+def test_a_host_name_that_does_not_resolve_is_a_clear_error(
+    set_connection: Any, make_hook: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS failure. The name lookup is answered here (``socket.getaddrinfo`` refuses the
+    reserved ``.invalid`` name itself), so no query leaves this machine."""
+    looked_up: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.endswith(".invalid"):
+            looked_up.append(host)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    set_connection(host="https://signal-api.invalid", extra={"retries": 1, "timeout": 1})
+    hook = make_hook()
+    started = time.monotonic()
+    failure = send_failing(hook)
+
+    assert looked_up == ["signal-api.invalid", "signal-api.invalid"]  # retried once
+    assert "could not connect to the Signal API after 2 attempt(s)" in str(failure)
+    assert "signal-api.invalid" in str(failure) and "DNS" in str(failure)
+    assert failure.maybe_delivered is False
+    assert time.monotonic() - started < hook.settings.time_budget
+
+
+# -- odd answers: a 2xx counts as sent ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type"),
+    [
+        (200, None, "application/json"),
+        (200, "<html><body>Message queued</body></html>", "text/html"),
+        (200, '{"transactionID": "abc", "messageID": [', "application/json"),
+        (202, "", "text/plain"),
+    ],
+    ids=["empty", "html", "unreadable-json", "202-empty"],
+)
+def test_a_2xx_with_an_unreadable_body_counts_as_sent_and_is_not_resent(
+    signal_api: Any, make_hook: Any, status: int, body: Any, content_type: str
+) -> None:
+    signal_api.fail_next(1, status=status, body=body, content_type=content_type, deliver=True)
+    [result] = make_hook().send_message("odd answer", DEST)
+
+    assert signal_api.request_count == 1
+    assert len(signal_api.messages) == 1
+    assert result["status_code"] == status
+    assert result["response_readable"] is False
+    assert (result["transaction_id"], result["message_ids"]) == (None, [])
+    assert result["response"] == " ".join((body or "").split())
+
+
+@pytest.mark.parametrize(
+    ("body", "transaction_id", "message_ids"),
+    [
+        ({"transactionID": "t-1", "messageID": ["m-1", "m-2"]}, "t-1", ["m-1", "m-2"]),
+        ({"transactionId": "t-2", "messageId": "m-3"}, "t-2", ["m-3"]),
+        ({"transaction_id": "t-3", "message_id": ["m-4"]}, "t-3", ["m-4"]),
+        ({"transactionID": 42, "messageID": [7, None]}, "42", ["7"]),
+        ({"transactionID": "t-4", "messageID": None}, "t-4", []),
+        ({"status": "queued"}, None, []),
+        ([{"messageID": "m-5"}], None, []),
+    ],
+    ids=["list", "camel-string", "snake-list", "numbers", "null-ids", "no-ids", "json-list"],
+)
+def test_success_bodies_of_every_known_shape_are_parsed_tolerantly(
+    signal_api: Any, make_hook: Any, body: Any, transaction_id: str | None, message_ids: list[str]
+) -> None:
+    signal_api.fail_next(1, status=200, body=body, deliver=True)
+    [result] = make_hook().send_message("shapes", DEST)
+
+    assert (result["transaction_id"], result["message_ids"]) == (transaction_id, message_ids)
+    assert result["response"] == body and result["response_readable"] is True
+    assert signal_api.request_count == 1
+
+
+# -- inputs --------------------------------------------------------------------------------
+
+UNICODE_TEXTS = {
+    "emoji": "🚨 Pipeline failed 🔥 👩🏽‍💻 on-call 🇬🇧",
+    "right-to-left": "فشل خط الأنابيب — הצינור נכשל (DAG ‏etl‏)",
+    "newlines-and-tabs": "line one\nline two\r\nline three\ttabbed\n\n",
+    "braces": "{{ ds }} {% raw %} {#comment#} {} {{",
+    "quotes": "\"double\" 'single' `back` \\backslash\\ “curly” «guillemets»",
+    "mixed-scripts": "Ελληνικά 中文 日本語 한국어 Ünïcödé — NUL→\u0000←",
+}
+
+
+@pytest.mark.parametrize("text", list(UNICODE_TEXTS.values()), ids=list(UNICODE_TEXTS))
+def test_unicode_text_arrives_intact(signal_api: Any, make_hook: Any, text: str) -> None:
+    make_hook().send_message(text, DEST)
+
+    [message] = signal_api.messages
+    assert message.text == text
+    [request] = signal_api.requests
+    assert json.loads(request.body)["text"] == text
+    assert request.headers["Content-Type"] == "application/json"
+
+
+def test_non_ascii_text_is_sent_as_utf8_not_escaped(signal_api: Any, make_hook: Any) -> None:
+    make_hook().send_message("Grüße 🚀", DEST)
+    assert "Grüße 🚀".encode() in signal_api.requests[0].body
+
+
+def test_the_same_person_written_several_ways_gets_one_message_over_one_connection(
+    signal_api: Any, make_hook: Any
+) -> None:
+    results = make_hook().send_message(
+        "dedup",
+        ["+44 7700 900123", "447700900123", "0044-7700-900123", "+1 202 555 0100", "+44 (7700) 900123"],
+    )
+    assert [r["destination"] for r in results] == ["447700900123", "12025550100"]
+    assert [m.destination for m in signal_api.messages] == ["447700900123", "12025550100"]
+    assert signal_api.request_count == 2
+    assert signal_api.connection_count == 1
+
+
+def test_the_text_limit_counts_characters_and_refuses_before_any_request(
+    signal_api: Any, make_hook: Any
+) -> None:
+    hook = make_hook()
+    with pytest.raises(SignalInputError, match="2001 characters, over the limit of 2000"):
+        hook.send_message("🙂" * 2001, [DEST, "12025550100"])
+    assert signal_api.request_count == 0
+    assert signal_api.connection_count == 0
+
+    hook.send_message("🙂" * 2000, DEST)  # 8,000 bytes of UTF-8, but 2,000 characters
+    assert signal_api.messages[0].text == "🙂" * 2000
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=st.text(min_size=1, max_size=300).filter(lambda t: t.strip()))
+def test_any_unicode_text_round_trips_over_http(signal_api: Any, make_hook: Any, text: str) -> None:
+    before = signal_api.request_count
+    make_hook().send_message(text, DEST)
+    assert signal_api.request_count == before + 1
+    assert signal_api.messages[-1].text == text
+
+
+# -- alerts --------------------------------------------------------------------------------
+
+
+def alert_context(**extra: Any) -> dict[str, Any]:
+    """A callback context as Airflow gives it (Airflow 2 needs the DAG to render templates)."""
+    try:
+        from airflow.sdk import DAG
+    except ImportError:  # Airflow 2.11
+        from airflow import DAG
+    dag = DAG(dag_id="fault_alerts", schedule=None, start_date=datetime(2026, 1, 1))
+    return {"dag": dag, "run_id": "manual__1", **extra}
+
+
+def test_a_failure_alert_with_a_huge_exception_is_shortened_and_delivered(signal_api: Any) -> None:
+    from airflow_provider_signal.notifications.signal import SignalNotifier
+
+    huge = RuntimeError("disk full " + "x" * 100_000 + "\n" + "stack frame line\n" * 5_000)
+    SignalNotifier(destinations=DEST, kind="failure")(alert_context(exception=huge))
+
+    [message] = signal_api.messages
+    assert message.text.startswith("❌ Airflow")
+    assert "Error: RuntimeError: disk full xxx" in message.text
+    assert SHORTENED_MARKER in message.text
+    assert "stack frame line" not in message.text
+    assert "Run: manual__1" in message.text
+    assert len(message.text) <= 2000
+    assert signal_api.request_count == 1
+
+
+def test_an_alert_text_over_the_limit_is_cut_with_the_marker_not_dropped(signal_api: Any) -> None:
+    from airflow_provider_signal.notifications.signal import SignalNotifier
+
+    long_text = "\n".join(f"line {n}: " + "y" * 90 for n in range(1_000))  # ~100 KB
+    SignalNotifier(text=long_text, destinations=DEST)(alert_context())
+
+    [message] = signal_api.messages
+    assert len(message.text) == 2000
+    assert message.text.endswith(SHORTENED_MARKER)
+    assert message.text.startswith("line 0: yyy")
+
+
+@pytest.mark.parametrize("fault", ["http-500", "api-down", "api-hangs"])
+@pytest.mark.parametrize("form", ["called", "uncalled"])
+def test_a_failing_alert_never_raises_and_logs_its_cause(
+    signal_api: Any,
+    set_connection: Any,
+    caplog: pytest.LogCaptureFixture,
+    closed_port: int,
+    fault: str,
+    form: str,
+) -> None:
+    from airflow_provider_signal.callbacks import signal_failure_callback
+
+    host: dict[str, Any] = {}
+    if fault == "http-500":
+        signal_api.fail_next(1, status=500, body={"error": "queue unavailable"})
+        cause, requests_seen = "HTTP 500 (queue unavailable)", 1
+    elif fault == "api-down":
+        host = {"host": f"http://127.0.0.1:{closed_port}"}
+        cause, requests_seen = "could not connect", 0
+    else:
+        signal_api.fail_next(1, action="hang", hang_seconds=5)
+        cause, requests_seen = "may or may not have been delivered", 1
+    set_connection(**host, extra={"destinations": DEST, "retries": 0, "timeout": 0.5})
+    context = alert_context(exception=ValueError("the task broke"))
+
+    with all_logs_at_debug(caplog):
+        started = time.monotonic()
+        if form == "called":
+            assert signal_failure_callback(destinations=DEST)(context) is None
+        else:  # on_failure_callback=signal_failure_callback: Airflow passes the context directly
+            assert signal_failure_callback(context) is None
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 2.0
+    [logged] = messages_from(caplog, NOTIFIER_LOGGER, logging.ERROR)
+    assert "Signal alert via connection 'signal_default' was not sent" in logged
+    assert "outcome is unchanged" in logged
+    assert cause in logged and DEST in logged
+    assert signal_api.request_count == requests_seen
+    assert signal_api.messages == []

@@ -1,0 +1,385 @@
+"""Secrets stay secret: the password and the Basic token never show, on success or on any fault.
+
+Every logger runs at DEBUG (root, urllib3, requests, airflow, the provider), in both auth
+modes. After each send the test looks everywhere a secret could surface: every log
+record (formatted text, raw message, each argument's ``str`` and ``repr``, traceback text,
+extra attributes), the error (``str``, ``repr``, formatted traceback) and each per-destination
+failure (also its ``api_message``), every string inside the results, and the ``repr`` of
+the hook, client and settings. It also checks the secret was really on the wire, so there
+was something to leak.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import socket
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from airflow_provider_signal.errors import SignalDeliveryError
+from signal_log_capture import all_logs_at_debug, record_texts
+
+DEST = "447700900123"
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside nested dicts, lists and tuples (keys too)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings_in(key)
+            yield from strings_in(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from strings_in(item)
+    elif value is not None:
+        yield str(value)
+
+
+def exception_texts(error: BaseException) -> list[str]:
+    return [
+        str(error),
+        repr(error),
+        "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    ]
+
+
+def everything_shown(caplog: pytest.LogCaptureFixture, hook: Any, outcome: Any) -> list[str]:
+    texts = record_texts(caplog)
+    texts += [repr(hook), str(hook), repr(hook.client), repr(hook.settings), str(hook.settings)]
+    if isinstance(outcome, SignalDeliveryError):
+        texts += exception_texts(outcome)
+        for failure in outcome.failures:
+            texts += exception_texts(failure)
+            texts += [str(failure.api_message), str(failure.destination)]
+        texts += list(strings_in(outcome.results))
+    else:
+        texts += list(strings_in(outcome))
+        texts.append(repr(outcome))
+    return texts
+
+
+def assert_nothing_shows(texts: list[str], *secret_values: str) -> None:
+    for secret in secret_values:
+        leaks = [text for text in texts if secret in text]
+        assert not leaks, f"secret shown in {len(leaks)} place(s), e.g. {leaks[0][:300]!r}"
+
+
+def basic_token(system_id: str, password: str) -> str:
+    return base64.b64encode(f"{system_id}:{password}".encode()).decode()
+
+
+def _echo(emulator: Any) -> str:
+    """What a careless API or gateway might say: the request, credentials included, echoed back."""
+    token = basic_token(emulator.system_id, emulator.password)
+    request = {
+        "destination": DEST,
+        "text": "t",
+        "systemid": emulator.system_id,
+        "password": emulator.password,
+    }
+    return f"Rejected {json.dumps(request)} with Authorization: Basic {token} password={emulator.password}"
+
+
+class Ports:
+    """Ports on 127.0.0.1: ``closed`` (connection refused) and ``unreachable`` (a full listen
+    queue, so a connect is never answered: an unreachable host without a packet leaving
+    this machine). The second is made only when a case asks for it."""
+
+    def __init__(self) -> None:
+        self._sockets: list[socket.socket] = []
+        self._ports: dict[str, int] = {}
+
+    def __getitem__(self, name: str) -> int:
+        if name not in self._ports:
+            self._ports[name] = self._closed() if name == "closed" else self._unreachable()
+        return self._ports[name]
+
+    def _closed(self) -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+    def _unreachable(self) -> int:
+        server = socket.socket()
+        self._sockets.append(server)
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = int(server.getsockname()[1])
+        for _ in range(64):
+            filler = socket.socket()
+            filler.settimeout(0.2)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except OSError:
+                filler.close()
+                return port
+            self._sockets.append(filler)
+        raise AssertionError("could not fill the listen queue")
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fault: what to arrange, then what the emulator and the caller see."""
+
+    arrange: Callable[[Any, Ports], None]
+    requests: int
+    """requests the emulator receives"""
+    caller_ok: bool
+    """the caller gets results (a 2xx came back), not an error"""
+    delivered: int = 0
+    """messages the emulator recorded as delivered"""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """connection extras; ``host`` is a template filled with the ports"""
+
+
+def _fail(**fault: Any) -> Callable[[Any, Ports], None]:
+    count = fault.pop("count", 1)
+    return lambda emulator, ports: emulator.fail_next(count, **fault)
+
+
+def _echo_fault(status: int, html: bool = False, **fault: Any) -> Callable[[Any, Ports], None]:
+    def arrange(emulator: Any, ports: Ports) -> None:
+        if html:
+            body: Any = f"<html><head><title>{_echo(emulator)}</title></head></html>"
+        elif status < 300:
+            body = {"messageID": ["m"], "note": _echo(emulator)}
+        else:
+            body = {"error": _echo(emulator)}
+        emulator.fail_next(
+            1, status=status, body=body, content_type="text/html" if html else "application/json", **fault
+        )
+
+    return arrange
+
+
+def _nothing(emulator: Any, ports: Ports) -> None:
+    pass
+
+
+CASES: dict[str, Case] = {
+    "success": Case(_nothing, 1, True, 1),
+    "503-503-ok": Case(_fail(count=2, status=503), 3, True, 1),
+    "429-retry-after": Case(_fail(status=429, headers={"Retry-After": "0"}), 2, True, 1),
+    "502-html": Case(
+        _fail(status=502, body="<title>Bad Gateway</title>", content_type="text/html"), 2, True, 1
+    ),
+    "500": Case(_fail(status=500, body={"error": "boom"}), 1, False),
+    "400-echoing-credentials": Case(_echo_fault(400), 1, False),
+    "401": Case(_fail(status=401, body={"message": "Unauthorized"}), 1, False),
+    "403-html-echoing-credentials": Case(_echo_fault(403, html=True), 1, False),
+    "404": Case(_fail(status=404, body="Not Found", content_type="text/plain"), 1, False),
+    "503-forever": Case(_fail(count=5, status=503), 3, False),
+    "307-redirect": Case(
+        lambda e, p: e.fail_next(1, status=307, headers={"Location": f"http://127.0.0.1:{p['closed']}/"}),
+        1,
+        False,
+    ),
+    "read-time-out": Case(_fail(action="hang", hang_seconds=5), 1, False, extra={"timeout": 0.3}),
+    "answer-too-late": Case(_fail(delay=0.6), 1, False, 1, extra={"timeout": 0.3}),
+    "dropped": Case(_fail(action="drop"), 1, False),
+    "refused": Case(_nothing, 0, False, extra={"host": "http://127.0.0.1:{closed}"}),
+    "unreachable": Case(_nothing, 0, False, extra={"host": "http://127.0.0.1:{unreachable}", "timeout": 0.3}),
+    "dns-failure": Case(_nothing, 0, False, extra={"host": "https://signal-api.invalid"}),
+    "2xx-empty": Case(_fail(status=200, body=None, deliver=True), 1, True, 1),
+    "2xx-unreadable": Case(_fail(status=200, body="{oops", deliver=True), 1, True, 1),
+    "2xx-echoing-credentials": Case(_echo_fault(200, deliver=True), 1, True, 1),
+}
+
+
+def arrange_case(case: Case, emulator: Any, ports: Ports, set_connection: Any, **extra: Any) -> None:
+    case.arrange(emulator, ports)
+    settings = {**extra, **case.extra}
+    host = settings.pop("host", None)
+    fields = {"host": host.format_map(ports)} if host else {}
+    set_connection(**fields, extra=settings)
+
+
+@pytest.fixture(autouse=True)
+def invalid_names_do_not_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``.invalid`` host name fails to resolve here, without a DNS query leaving this machine."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def ports() -> Iterator[Ports]:
+    made = Ports()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.mark.parametrize("fault", list(CASES))
+@pytest.mark.parametrize("auth", ["basic", "payload"])
+def test_no_secret_in_logs_errors_results_or_reprs(
+    signal_api: Any,
+    set_connection: Any,
+    make_hook: Any,
+    caplog: pytest.LogCaptureFixture,
+    ports: Ports,
+    auth: str,
+    fault: str,
+) -> None:
+    case = CASES[fault]
+    arrange_case(case, signal_api, ports, set_connection, auth=auth, retries=2)
+    password = signal_api.password
+    token = basic_token(signal_api.system_id, password)
+
+    with all_logs_at_debug(caplog):
+        hook = make_hook()
+        try:
+            outcome: Any = hook.send_message("secret-free text", DEST)
+        except SignalDeliveryError as error:
+            outcome = error
+        hook.close()
+
+    assert isinstance(outcome, list) is case.caller_ok
+    assert signal_api.request_count == case.requests
+    assert len(signal_api.messages) == case.delivered
+    if case.requests:  # the secret was on the wire, so there was something to leak
+        first = signal_api.requests[0]
+        if auth == "basic":
+            assert first.headers["Authorization"] == f"Basic {token}"
+        else:
+            assert json.loads(first.body)["password"] == password
+    assert any(r.levelno <= 10 for r in caplog.records), "DEBUG records were expected"
+    assert_nothing_shows(everything_shown(caplog, hook, outcome), password, token)
+    if "echoing" in fault:  # the echo reached the caller, with the secrets masked
+        shown = str(outcome) if isinstance(outcome, SignalDeliveryError) else json.dumps(outcome)
+        assert "***" in shown
+
+
+NASTY_PASSWORD = 'pw"quote\\back/slash-é-ü-🙂-'
+
+
+@pytest.mark.parametrize("status", [400, 200])
+@pytest.mark.parametrize("auth", ["basic", "payload"])
+def test_a_password_echoed_in_json_escaped_form_is_masked_too(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, auth: str, status: int
+) -> None:
+    """A password with characters JSON escapes (quote, backslash, non-ASCII) is masked in
+    every form an answer can carry it: escaped in the raw text, plain once parsed."""
+    from airflow_provider_signal.hooks.signal import SignalHook
+    from airflow_provider_signal.testing import SignalAPIEmulator
+
+    password = NASTY_PASSWORD + secrets.token_hex(4)
+    token = basic_token("nasty", password)
+    escaped = {"password": password, "token": token}
+    echo = f"ascii-escaped {json.dumps(escaped)} raw-escaped {json.dumps(escaped, ensure_ascii=False)}"
+    with SignalAPIEmulator(system_id="nasty", password=password) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_SIGNAL_NASTY", emulator.connection_json(auth=auth, retries=0))
+        body = {"messageID": ["m"], "detail": echo} if status == 200 else {"error": echo}
+        emulator.fail_next(1, status=status, body=body)
+        with all_logs_at_debug(caplog):
+            hook = SignalHook("signal_nasty", backoff_factor=0)
+            try:
+                outcome: Any = hook.send_message("hi", DEST)
+            except SignalDeliveryError as error:
+                outcome = error
+            hook.close()
+        hook = SignalHook("signal_nasty", backoff_factor=0)
+        hook.send_message("the nasty password itself works", DEST)  # the emulator checks it
+        hook.close()
+
+        assert [m.text for m in emulator.messages] == ["the nasty password itself works"]
+    assert isinstance(outcome, SignalDeliveryError) is (status == 400)
+    texts = everything_shown(caplog, hook, outcome)
+    assert_nothing_shows(texts, password, token, json.dumps(password)[1:-1], json.dumps(token)[1:-1])
+
+
+def test_a_non_ascii_password_goes_out_as_the_utf8_basic_token_that_is_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Basic token the hook masks is the one on the wire (UTF-8, as RFC 7617 advises)."""
+    from airflow_provider_signal.hooks.signal import SignalHook
+    from airflow_provider_signal.testing import SignalAPIEmulator
+
+    password = "pässwörd-" + secrets.token_hex(4)
+    with SignalAPIEmulator(system_id="utf8", password=password) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_SIGNAL_UTF8", emulator.connection_json(retries=0))
+        hook = SignalHook("signal_utf8", backoff_factor=0)
+        hook.send_message("hi", DEST)
+        hook.close()
+
+        assert emulator.requests[0].headers["Authorization"] == f"Basic {hook.settings.basic_token}"
+        assert [m.auth for m in emulator.messages] == ["basic"]
+
+
+@pytest.mark.parametrize("auth", ["basic", "payload"])
+def test_an_environment_proxy_never_sees_the_plain_http_loopback_request(
+    signal_api: Any,
+    set_connection: Any,
+    make_hook: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    auth: str,
+) -> None:
+    """Plain http is allowed only to loopback so the password never crosses a network
+    unencrypted; an ``http_proxy`` in the environment must not carry it elsewhere."""
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(8)
+    proxy.setblocking(False)
+    proxy_url = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, proxy_url)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    set_connection(extra={"auth": auth, "retries": 0, "timeout": 1})
+    try:
+        make_hook().send_message("direct, not proxied", DEST)
+        with pytest.raises(BlockingIOError):
+            proxy.accept()  # nobody connected to the proxy
+    finally:
+        proxy.close()
+    assert [m.text for m in signal_api.messages] == ["direct, not proxied"]
+
+
+@pytest.mark.parametrize("fault", ["success", "500", "refused"])
+@pytest.mark.parametrize("auth", ["basic", "payload"])
+def test_a_notifier_never_shows_a_secret(
+    signal_api: Any,
+    set_connection: Any,
+    caplog: pytest.LogCaptureFixture,
+    ports: Ports,
+    auth: str,
+    fault: str,
+) -> None:
+    from datetime import datetime
+
+    from airflow_provider_signal.notifications.signal import SignalNotifier
+
+    try:
+        from airflow.sdk import DAG
+    except ImportError:  # Airflow 2.11
+        from airflow import DAG
+    case = CASES[fault]
+    arrange_case(case, signal_api, ports, set_connection, auth=auth, retries=0)
+    dag = DAG(dag_id="secret_alerts", schedule=None, start_date=datetime(2026, 1, 1))
+    notifier = SignalNotifier(text="alert for {{ run_id }}", destinations=DEST)
+
+    with all_logs_at_debug(caplog):
+        notifier({"dag": dag, "run_id": "manual__1", "exception": ValueError("bad")})
+
+    assert len(signal_api.messages) == case.delivered
+    texts = [*record_texts(caplog), repr(notifier), str(vars(notifier))]
+    assert any("alert" in text for text in texts)
+    assert_nothing_shows(texts, signal_api.password, basic_token(signal_api.system_id, signal_api.password))
