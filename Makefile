@@ -67,9 +67,20 @@ constraints: $(UV)
 demo: install
 	$(VENV)/bin/python demo/run_demo.py
 
-## make bench: measure and write benchmarks/RESULTS.md (not part of make test).
-bench: install
-	$(VENV)/bin/python benchmarks/run.py
+## make bench: measure and write benchmarks/RESULTS.md (not part of make test). Runs on Airflow 3
+## in its own virtualenv, which also holds the Slack and SMTP providers it compares against.
+BENCH_VENV := .venv-bench
+BENCH_ARGS ?=
+
+bench: $(BENCH_VENV)/.installed-$(AIRFLOW_3)
+	$(BENCH_VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
+
+$(BENCH_VENV)/.installed-$(AIRFLOW_3): pyproject.toml $(UV)
+	rm -rf $(BENCH_VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(BENCH_VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(BENCH_VENV) $(UV) pip install --quiet \
+		"apache-airflow==$(AIRFLOW_3)" apache-airflow-providers-slack apache-airflow-providers-smtp -e .
+	touch $@
 
 clean:
-	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache .mypy_cache .ruff_cache
