@@ -16,6 +16,7 @@ import base64
 import ipaddress
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -121,8 +122,9 @@ class SignalClientSettings:
             )
         build_message_url(self.api_url, self.source)  # refuse a bad URL before any request
 
-    @property
+    @cached_property
     def message_url(self) -> str:
+        """The message endpoint, worked out once (every request uses it)."""
         return build_message_url(self.api_url)
 
     @property
