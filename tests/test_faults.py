@@ -596,3 +596,17 @@ def test_a_failing_alert_never_raises_and_logs_its_cause(
     assert cause in logged and DEST in logged
     assert signal_api.request_count == requests_seen
     assert signal_api.messages == []
+
+
+def test_an_empty_message_id_is_a_rejected_destination_not_a_delivery(
+    signal_api: Any, make_hook: Any
+) -> None:
+    """The sibling APIs answer ``messageID: [""]`` for a destination they reject."""
+    signal_api.fail_next(1, status=200, body={"transactionID": "t-9", "messageID": [""]})
+    with pytest.raises(SignalDeliveryError) as caught:
+        make_hook().send_message("hi", [DEST, "447700900456"])
+    [failure] = caught.value.failures
+    assert (failure.destination, failure.status_code) == (DEST, 200)
+    assert "rejected destination" in str(failure) and "t-9" in str(failure)
+    assert [r["destination"] for r in caught.value.results] == ["447700900456"]
+    assert signal_api.request_count == 2  # not re-sent

@@ -383,3 +383,21 @@ def test_a_notifier_never_shows_a_secret(
     texts = [*record_texts(caplog), repr(notifier), str(vars(notifier))]
     assert any("alert" in text for text in texts)
     assert_nothing_shows(texts, signal_api.password, basic_token(signal_api.system_id, signal_api.password))
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"action": "hang", "hang_seconds": 3}, {"action": "drop"}, {"status": 500, "body": {"error": "x"}}],
+)
+def test_a_failure_keeps_no_reference_to_the_request_that_carried_the_credentials(
+    signal_api: Any, set_connection: Any, make_hook: Any, fault: dict[str, Any]
+) -> None:
+    set_connection(extra={"timeout": 1, "retries": 0})
+    signal_api.fail_next(1, **fault)
+    with pytest.raises(SignalDeliveryError) as caught:
+        make_hook().send_message("hi", DEST)
+    for error in [caught.value, *caught.value.failures]:
+        assert error.__context__ is None
+        assert error.__cause__ is None
+    [failure] = caught.value.failures
+    assert not any(isinstance(value, BaseException) for value in vars(failure).values())

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_signal.connection_form import DEFAULT_CONN_ID
+from airflow_provider_signal.defaults import DEFAULT_CONN_ID
 from airflow_provider_signal.notifications.signal import SignalNotifier
 
 

@@ -20,24 +20,20 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_signal.errors import SignalAPIError, SignalInputError
-from airflow_provider_signal.validation import (
+from airflow_provider_signal.defaults import (
+    CONNECT_TIMEOUT_MAX,
+    DEFAULT_API_URL,
     DEFAULT_MAX_TEXT_LENGTH,
-    normalise_destination,
-    validate_text,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    MESSAGE_PATH,
 )
+from airflow_provider_signal.errors import SignalAPIError, SignalInputError
 
 if TYPE_CHECKING:
     import requests
 
-DEFAULT_API_URL = "https://api.melroselabs.com"
-MESSAGE_PATH = "/signal/message"
 AUTH_MODES = ("basic", "payload")
-DEFAULT_TIMEOUT = 10.0
-"""Seconds to wait for the API's answer (read time-out)."""
-CONNECT_TIMEOUT_MAX = 5.0
-"""The connect time-out is the smaller of this and the read time-out."""
-DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF_FACTOR = 0.5
 RETRY_AFTER_MAX = 10
 """A longer ``Retry-After`` is cut to this many seconds, so a send stays bounded."""
@@ -133,9 +129,13 @@ class SignalClientSettings:
         return base64.b64encode(f"{self.system_id}:{self.password}".encode()).decode()
 
     @property
+    def connect_timeout(self) -> float:
+        return min(self.timeout, CONNECT_TIMEOUT_MAX)
+
+    @property
     def time_budget(self) -> float:
         """Upper bound, in seconds, of one destination's send with these settings."""
-        connect = min(self.timeout, CONNECT_TIMEOUT_MAX)
+        connect = self.connect_timeout
         attempts = self.retries + 1
         waits = self.retries * max(BACKOFF_MAX, RETRY_AFTER_MAX)
         return attempts * (connect + self.timeout) + waits
@@ -294,12 +294,6 @@ class SignalClient:
             self._session.close()
             self._session = None
 
-    def send(self, destination: str, text: str) -> dict[str, Any]:
-        """Send ``text`` to one destination; return its result dict or raise :class:`SignalAPIError`."""
-        number = normalise_destination(destination)
-        validate_text(text, self.settings.max_text_length)
-        return self.post({"destination": number, "text": text}, destination=number)
-
     def post(self, payload: dict[str, Any], *, destination: str | None) -> dict[str, Any]:
         """POST one message body; input must already be valid."""
         import requests
@@ -310,54 +304,62 @@ class SignalClient:
             body["password"] = self.settings.password
         who = f"message to {destination}" if destination else "connection test"
         where = f"{self.settings.source}, {self.settings.message_url}"
-        connect = min(self.settings.timeout, CONNECT_TIMEOUT_MAX)
+        failure: SignalAPIError | None = None
         try:
             response = self.session.post(
                 self.settings.message_url,
                 data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                timeout=(connect, self.settings.timeout),
+                timeout=(self.settings.connect_timeout, self.settings.timeout),
                 allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout as exc:
-            raise self._error(
-                f"Signal {who} failed: could not connect within {connect:g} s "
-                f"after {self.settings.retries + 1} attempt(s) ({where}). "
+        except requests.exceptions.RequestException as exc:
+            failure = self._transport_error(exc, who, where, destination)
+        if failure is not None:
+            # Raised outside the except block, so the error keeps no reference to the request
+            # (its headers and body hold the credentials).
+            raise failure
+        return self._handle(response, destination, who, where)
+
+    def _transport_error(
+        self, exc: Exception, who: str, where: str, destination: str | None
+    ) -> SignalAPIError:
+        """Turn a requests exception (no answer came) into a :class:`SignalAPIError`."""
+        import requests
+
+        connect = self.settings.connect_timeout
+        attempts = f"after {self.settings.retries + 1} attempt(s)"
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return self._error(
+                f"Signal {who} failed: could not connect within {connect:g} s {attempts} ({where}). "
                 "Check the API URL and that the host is reachable.",
                 destination,
                 exc,
-            ) from None
-        except requests.exceptions.ReadTimeout as exc:
-            raise self._error(
+            )
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return self._error(
                 f"Signal {who} may or may not have been delivered: the API did not answer "
                 f"within {self.settings.timeout:g} s ({where}). It was not re-sent, to avoid a "
                 "duplicate; raise the connection's timeout if the API is slow.",
                 destination,
                 exc,
                 maybe_delivered=True,
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            dropped = _answer_lost(exc)
-            if dropped:
-                raise self._error(
-                    f"Signal {who} may or may not have been delivered: the connection "
-                    f"closed before the API answered ({where}). It was not re-sent, to avoid a "
-                    "duplicate.",
-                    destination,
-                    exc,
-                    maybe_delivered=True,
-                ) from None
-            raise self._error(
-                f"Signal {who} failed: could not connect to the Signal API after "
-                f"{self.settings.retries + 1} attempt(s) ({where}). Check the API URL, DNS and "
-                "firewall.",
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError) and not _answer_lost(exc):
+            return self._error(
+                f"Signal {who} failed: could not connect to the Signal API {attempts} ({where}). "
+                "Check the API URL, DNS and firewall.",
                 destination,
                 exc,
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise self._error(
-                f"Signal {who} failed ({where}).", destination, exc, maybe_delivered=True
-            ) from None
-        return self._handle(response, destination, who, where)
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return self._error(
+                f"Signal {who} may or may not have been delivered: the connection closed before "
+                f"the API answered ({where}). It was not re-sent, to avoid a duplicate.",
+                destination,
+                exc,
+                maybe_delivered=True,
+            )
+        return self._error(f"Signal {who} failed ({where}).", destination, exc, maybe_delivered=True)
 
     def _error(
         self, message: str, destination: str | None, exc: BaseException, *, maybe_delivered: bool = False
@@ -384,6 +386,16 @@ class SignalClient:
         status = response.status_code
         if 200 <= status < 300:
             transaction_id, message_ids = parse_success(body)
+            if message_ids and not any(message_ids):
+                # The sibling Melrose Labs APIs answer an empty message id for a rejected destination.
+                raise SignalAPIError(
+                    f"Signal {who} failed: the API accepted the request (HTTP {status}, transaction "
+                    f"{transaction_id}) but gave no message id, its sign of a rejected destination "
+                    f"[{where}]. Check that the number is a Signal user.",
+                    destination=destination,
+                    status_code=status,
+                    api_message="empty messageID",
+                )
             return {
                 "destination": destination,
                 "transaction_id": transaction_id,

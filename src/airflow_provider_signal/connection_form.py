@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_signal.client import (
+from airflow_provider_signal.defaults import (
+    CONN_TYPE,
     CONNECT_TIMEOUT_MAX,
     DEFAULT_API_URL,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
+    HOOK_NAME,
 )
-
-CONN_TYPE = "signal"
-HOOK_NAME = "Signal"
-DEFAULT_CONN_ID = "signal_default"
 
 EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     "auth": {

@@ -5,11 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
 from airflow_provider_signal.errors import SignalInputError
-
-DEFAULT_MAX_TEXT_LENGTH = 2000
-"""Characters per message. The API documents no limit; Signal clients turn longer
-texts into an attachment, so 2,000 is the default and a setting."""
 
 _SEPARATORS = re.compile(r"[\s\-.()/]")
 _DIGITS = re.compile(r"[0-9]{8,15}")

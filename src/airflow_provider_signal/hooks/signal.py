@@ -6,22 +6,18 @@ from functools import cached_property
 from typing import Any
 
 from airflow_provider_signal import _compat
-from airflow_provider_signal.client import (
-    DEFAULT_BACKOFF_FACTOR,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT,
-    SignalClient,
-    SignalClientSettings,
-)
-from airflow_provider_signal.connection_form import (
+from airflow_provider_signal.client import DEFAULT_BACKOFF_FACTOR, SignalClient, SignalClientSettings
+from airflow_provider_signal.connection_form import UI_FIELD_BEHAVIOUR, wtforms_widgets
+from airflow_provider_signal.defaults import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
+    DEFAULT_MAX_TEXT_LENGTH,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
     HOOK_NAME,
-    UI_FIELD_BEHAVIOUR,
-    wtforms_widgets,
 )
 from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError, SignalInputError
-from airflow_provider_signal.validation import DEFAULT_MAX_TEXT_LENGTH, normalise_destinations, validate_text
+from airflow_provider_signal.validation import normalise_destinations, validate_text
 
 _UNSET: Any = object()
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_signal import _compat
-from airflow_provider_signal.connection_form import DEFAULT_CONN_ID
+from airflow_provider_signal.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow_provider_signal._compat import Context
