@@ -30,12 +30,12 @@ test-airflow2:
 
 ## make check LINE=3|2: the whole suite on one Airflow line.
 check: install $(if $(filter 3,$(LINE)),lint)
-	cd $(CURDIR) && $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 ## Lint and type-check against the Airflow 3 line (types differ on 2.11).
 lint: install
-	$(VENV)/bin/ruff check src tests example_dags demo
-	$(VENV)/bin/ruff format --check src tests example_dags demo
+	$(VENV)/bin/ruff check src tests example_dags demo benchmarks
+	$(VENV)/bin/ruff format --check src tests example_dags demo benchmarks
 	$(VENV)/bin/mypy
 
 $(UV):
@@ -45,7 +45,7 @@ $(UV):
 ## make install LINE=3|2: the virtualenv for one Airflow line, with the package (editable) and test extras.
 install: $(VENV)/.installed-$(AIRFLOW_VERSION)
 
-$(VENV)/.installed-%: pyproject.toml $(UV)
+$(VENV)/.installed-%: pyproject.toml $(wildcard $(CONSTRAINTS)) $(UV)
 	rm -rf $(VENV)
 	$(UV) venv --quiet --python $(PYTHON) $(VENV)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet \
@@ -53,14 +53,17 @@ $(VENV)/.installed-%: pyproject.toml $(UV)
 		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
 	touch $@
 
-## make constraints: re-pin the transitive dependencies of both lines (needs the registry).
+## make constraints: re-pin the transitive dependencies of both lines, for every supported
+## Python (needs the registry). `make install` uses them when present.
 constraints: $(UV)
 	mkdir -p constraints
 	for v in $(AIRFLOW_3) $(AIRFLOW_2); do \
-		echo "apache-airflow==$$v" > /tmp/airflow-signal-req.txt; \
-		sed -n '/^test = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"' >> /tmp/airflow-signal-req.txt; \
-		echo "requests>=2.31" >> /tmp/airflow-signal-req.txt; \
-		$(UV) pip compile --quiet --python $(PYTHON) --no-header --output-file constraints/airflow-$$v.txt /tmp/airflow-signal-req.txt; \
+		req=$(BOOT)/requirements-$$v.txt; \
+		echo "apache-airflow==$$v" > $$req; \
+		sed -n '/^test = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"' >> $$req; \
+		echo "requests>=2.31" >> $$req; \
+		$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
+			--output-file constraints/airflow-$$v.txt $$req || exit 1; \
 	done
 
 ## make demo: run the example DAGs against the local emulator and print what was delivered.
