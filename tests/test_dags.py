@@ -174,3 +174,34 @@ def test_alerts_with_the_api_down_log_the_cause_and_change_no_outcome(airflow_en
     budget = SignalClientSettings(system_id="x", password="y", timeout=2, retries=1).time_budget
     # three alerts, each bounded by the budget; plus Airflow's own start-up and run time
     assert run.seconds < 3 * budget + 60
+
+
+def test_a_connection_added_with_the_cli_tests_and_sends(airflow_env: AirflowEnv) -> None:
+    emulator = airflow_env.emulator
+    added = airflow_env.airflow(
+        "connections",
+        "add",
+        "signal_cli",
+        "--conn-type",
+        "signal",
+        "--conn-login",
+        emulator.system_id,
+        "--conn-password",
+        emulator.password,
+        "--conn-host",
+        emulator.url,
+        "--conn-extra",
+        json.dumps({"auth": "payload", "destinations": "+44 7700 900800"}),
+    )
+    assert added.returncode == 0, added.stderr[-2000:]
+    airflow_env.env["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
+    before = emulator.request_count
+    tested = airflow_env.airflow("connections", "test", "signal_cli")
+    assert "Connection success" in tested.stdout, tested.stdout[-2000:] + tested.stderr[-2000:]
+    assert emulator.request_count == before + 1
+    # A task reads the connection from the metadata database (on Airflow 3 through the API).
+    run = airflow_env.run("t_cli")
+    assert run.states["send"] == ["success"], run.output[-3000:]
+    [message] = [m for m in emulator.messages if m.text == "added with the CLI"]
+    assert (message.destination, message.auth) == ("447700900800", "payload")
+    assert emulator.password not in run.output + tested.stdout + tested.stderr

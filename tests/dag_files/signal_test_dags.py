@@ -113,3 +113,6 @@ with DAG("t_dag_success", start_date=START, schedule=None, on_success_callback=s
         pass
 
     only()
+
+with DAG("t_cli", start_date=START, schedule=None):
+    SignalSendOperator(task_id="send", text="added with the CLI", signal_conn_id="signal_cli")
