@@ -54,3 +54,21 @@ def set_connection(monkeypatch: pytest.MonkeyPatch, signal_api: Any) -> Callable
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
 
     return define
+
+
+@pytest.fixture
+def ports() -> Any:
+    """Closed and unreachable ports on 127.0.0.1 (see local_network.Ports)."""
+    from local_network import Ports
+
+    made = Ports()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def invalid_names_do_not_resolve(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``.invalid`` names fail to resolve without a DNS query; returns the names looked up."""
+    from local_network import refuse_invalid_names
+
+    return refuse_invalid_names(monkeypatch)

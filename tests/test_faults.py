@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from email.utils import formatdate
 from typing import Any
@@ -51,42 +49,15 @@ def send_failing(hook: Any, text: str = "hello", destinations: Any = DEST) -> Si
 
 
 @pytest.fixture
-def closed_port() -> int:
+def closed_port(ports: Any) -> int:
     """A port on 127.0.0.1 that nothing listens on (connection refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return int(ports["closed"])
 
 
 @pytest.fixture
-def unreachable_port() -> Iterator[int]:
-    """A port on 127.0.0.1 whose listen queue is full, so a connect is never answered.
-
-    This models an unreachable host (SYN dropped, connect times out) without sending a
-    single packet off this machine.
-    """
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = int(server.getsockname()[1])
-    fillers: list[socket.socket] = []
-    try:
-        for _ in range(64):
-            filler = socket.socket()
-            filler.settimeout(0.2)
-            try:
-                filler.connect(("127.0.0.1", port))
-            except OSError:
-                filler.close()
-                break
-            fillers.append(filler)
-        else:
-            pytest.fail("could not fill the listen queue of the stand-in for an unreachable host")
-        yield port
-    finally:
-        for filler in fillers:
-            filler.close()
-        server.close()
+def unreachable_port(ports: Any) -> int:
+    """A port whose listen queue is full: connects time out, as to an unreachable host."""
+    return int(ports["unreachable"])
 
 
 # -- transient: retried, delivered exactly once --------------------------------------------
@@ -371,20 +342,11 @@ def test_an_unreachable_host_times_out_within_the_time_budget(
 
 
 def test_a_host_name_that_does_not_resolve_is_a_clear_error(
-    set_connection: Any, make_hook: Any, monkeypatch: pytest.MonkeyPatch
+    set_connection: Any, make_hook: Any, invalid_names_do_not_resolve: list[str]
 ) -> None:
     """DNS failure. The name lookup is answered here (``socket.getaddrinfo`` refuses the
     reserved ``.invalid`` name itself), so no query leaves this machine."""
-    looked_up: list[str] = []
-    real_getaddrinfo = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, str) and host.endswith(".invalid"):
-            looked_up.append(host)
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    looked_up = invalid_names_do_not_resolve
     set_connection(host="https://signal-api.invalid", extra={"retries": 1, "timeout": 1})
     hook = make_hook()
     started = time.monotonic()

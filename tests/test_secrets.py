@@ -23,7 +23,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_signal.errors import SignalDeliveryError
+from local_network import Ports
 from signal_log_capture import all_logs_at_debug, record_texts
+
+pytestmark = pytest.mark.usefixtures("invalid_names_do_not_resolve")
 
 DEST = "447700900123"
 
@@ -86,47 +89,6 @@ def _echo(emulator: Any) -> str:
         "password": emulator.password,
     }
     return f"Rejected {json.dumps(request)} with Authorization: Basic {token} password={emulator.password}"
-
-
-class Ports:
-    """Ports on 127.0.0.1: ``closed`` (connection refused) and ``unreachable`` (a full listen
-    queue, so a connect is never answered: an unreachable host without a packet leaving
-    this machine). The second is made only when a case asks for it."""
-
-    def __init__(self) -> None:
-        self._sockets: list[socket.socket] = []
-        self._ports: dict[str, int] = {}
-
-    def __getitem__(self, name: str) -> int:
-        if name not in self._ports:
-            self._ports[name] = self._closed() if name == "closed" else self._unreachable()
-        return self._ports[name]
-
-    def _closed(self) -> int:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
-
-    def _unreachable(self) -> int:
-        server = socket.socket()
-        self._sockets.append(server)
-        server.bind(("127.0.0.1", 0))
-        server.listen(0)
-        port = int(server.getsockname()[1])
-        for _ in range(64):
-            filler = socket.socket()
-            filler.settimeout(0.2)
-            try:
-                filler.connect(("127.0.0.1", port))
-            except OSError:
-                filler.close()
-                return port
-            self._sockets.append(filler)
-        raise AssertionError("could not fill the listen queue")
-
-    def close(self) -> None:
-        for sock in self._sockets:
-            sock.close()
 
 
 @dataclass(frozen=True)
@@ -204,28 +166,6 @@ def arrange_case(case: Case, emulator: Any, ports: Ports, set_connection: Any, *
     host = settings.pop("host", None)
     fields = {"host": host.format_map(ports)} if host else {}
     set_connection(**fields, extra=settings)
-
-
-@pytest.fixture(autouse=True)
-def invalid_names_do_not_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A ``.invalid`` host name fails to resolve here, without a DNS query leaving this machine."""
-    real_getaddrinfo = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, str) and host.endswith(".invalid"):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-
-
-@pytest.fixture
-def ports() -> Iterator[Ports]:
-    made = Ports()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 @pytest.mark.parametrize("fault", list(CASES))
