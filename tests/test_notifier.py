@@ -146,7 +146,7 @@ def test_notifier_is_registered_for_task_and_dag_callbacks() -> None:
 
 
 def test_airflow_accepts_the_notifier_as_a_deadline_alert_callback() -> None:
-    sdk = pytest.importorskip("airflow.sdk")
+    sdk = pytest.importorskip("airflow.sdk", reason="Deadline Alerts need Airflow 3.1+")
     if not hasattr(sdk, "DeadlineAlert"):
         pytest.skip("Deadline Alerts need Airflow 3.1+")
     from datetime import timedelta
