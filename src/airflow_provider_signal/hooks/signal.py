@@ -19,8 +19,6 @@ from airflow_provider_signal.defaults import (
 from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError, SignalInputError
 from airflow_provider_signal.validation import normalise_destinations, validate_text
 
-_UNSET: Any = object()
-
 
 class SignalHook(_compat.BaseHook):
     """Send Signal messages with the credentials and settings of an Airflow connection.
@@ -28,7 +26,7 @@ class SignalHook(_compat.BaseHook):
     Connection fields: login = System ID, password = Password, host = API base URL
     (default ``https://api.melroselabs.com``). Extras: ``auth`` (``basic`` or
     ``payload``), ``destinations`` (default recipients), ``timeout`` (seconds),
-    ``retries``, ``max_text_length``; also read as ``extra__signal__<name>``. Keyword
+    ``retries``, ``max_text_length``, ``backoff_factor``; also read as ``extra__signal__<name>``. Keyword
     arguments given here override the extras.
 
     :param signal_conn_id: the Airflow connection to use.
@@ -124,7 +122,7 @@ class SignalHook(_compat.BaseHook):
         settings = SignalClientSettings(
             system_id=conn.login or "",
             password=conn.password or "",
-            api_url=host or None,  # type: ignore[arg-type]
+            api_url=host,  # empty: the default API URL
             auth=str(self._setting("auth") or "basic").strip().lower(),
             timeout=self._number("timeout", float, DEFAULT_TIMEOUT),
             retries=self._number("retries", int, DEFAULT_RETRIES),
@@ -132,8 +130,8 @@ class SignalHook(_compat.BaseHook):
             max_text_length=self._number("max_text_length", int, DEFAULT_MAX_TEXT_LENGTH),
             source=f"connection {self.signal_conn_id!r}",
         )
-        if settings.auth == "basic":
-            _compat.mask_secret(settings.basic_token)
+        _compat.mask_secret(settings.password)  # Airflow masks it too; the token is ours to add
+        _compat.mask_secret(settings.basic_token)
         return settings
 
     @cached_property
