@@ -181,7 +181,7 @@ def _details(results: dict[str, Any]) -> list[str]:
             "",
             "Not in the figures above: Airflow calls every installed provider's `get_provider_info()` "
             "while `airflow` itself is imported, once per process, before any DAG file is read. For this "
-            "provider that imports its connection form and API client modules (no `requests`): "
+            "provider that imports its connection form and shared defaults (no `requests`): "
             f"{startup:.2f} ms in the same `-X importtime` run.",
         ]
     if "send" in results:
