@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_signal.callbacks import signal_failure_callback, signal_success_callback
-from airflow_provider_signal.notifications.alert_text import SHORTENED_MARKER, build_alert_text
+from airflow_provider_signal.notifications.alert_text import build_alert_text
 from airflow_provider_signal.notifications.signal import SignalNotifier, send_signal_notification
 
 
@@ -45,23 +45,6 @@ def test_native_rendering_sends_a_string(signal_api: Any) -> None:
     dag = make_dag(render_template_as_native_obj=True)
     send_signal_notification(text="{{ 6 * 7 }}", destinations=["447700900123"])(task_context(dag, "t"))
     assert [m.text for m in signal_api.messages] == ["42"]
-
-
-def test_over_long_text_is_shortened_with_a_marker_not_dropped(signal_api: Any) -> None:
-    send_signal_notification(text="x" * 5000, destinations="447700900123")(task_context(make_dag(), "t"))
-    [message] = signal_api.messages
-    assert len(message.text) == 2000
-    assert message.text.endswith(SHORTENED_MARKER)
-
-
-def test_a_huge_exception_still_gives_a_short_delivered_failure_alert(signal_api: Any) -> None:
-    huge = RuntimeError("boom " * 20_000 + "\n" + "traceback line\n" * 5_000)
-    signal_failure_callback("447700900123")(task_context(make_dag(), "t", exception=huge))
-    [message] = signal_api.messages
-    assert "Error: RuntimeError: boom boom" in message.text
-    assert SHORTENED_MARKER in message.text
-    assert "traceback line" not in message.text
-    assert len(message.text) < 2000
 
 
 def test_a_callback_passed_without_calling_it_sends_to_the_default_recipients(
