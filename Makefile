@@ -34,8 +34,8 @@ check: install $(if $(filter 3,$(LINE)),lint)
 
 ## Lint and type-check against the Airflow 3 line (types differ on 2.11).
 lint: install
-	$(VENV)/bin/ruff check src tests example_dags demo benchmarks
-	$(VENV)/bin/ruff format --check src tests example_dags demo benchmarks
+	$(VENV)/bin/ruff check airflow_provider_signal tests example_dags demo benchmarks
+	$(VENV)/bin/ruff format --check airflow_provider_signal tests example_dags demo benchmarks
 	$(VENV)/bin/mypy
 
 $(UV):
