@@ -73,7 +73,9 @@ def alert_rows(dag_id: str) -> list[tuple[str, str]]:
 
     with create_session() as session:
         rows = session.execute(
-            select(Log.event, Log.run_id).where(Log.dag_id == dag_id, Log.event.like("signal_alert%")).order_by(Log.id)
+            select(Log.event, Log.run_id)
+            .where(Log.dag_id == dag_id, Log.event.like("signal_alert%"))
+            .order_by(Log.id)
         ).all()
     return [(row.event, row.run_id) for row in rows]
 

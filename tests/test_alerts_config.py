@@ -54,7 +54,12 @@ def test_every_key_is_parsed() -> None:
     assert parsed.notify_on == {"failure", "recovery"}
     assert parsed.routes == {"team-data": ("447700900111",), "team-ml": ("447700900222", "447700900333")}
     assert (parsed.cooldown, parsed.alert_on_manual, parsed.max_failed_tasks) == (60, True, 3)
-    assert (parsed.queue_size, parsed.send_timeout, parsed.send_retries, parsed.shutdown_timeout) == (7, 2.5, 0, 4)
+    assert (parsed.queue_size, parsed.send_timeout, parsed.send_retries, parsed.shutdown_timeout) == (
+        7,
+        2.5,
+        0,
+        4,
+    )
 
 
 @pytest.mark.parametrize(
@@ -129,7 +134,16 @@ def test_airflow_lists_the_section_and_reads_environment_variables() -> None:
         "enabled": False,
     }
     listed = subprocess.run(
-        [sys.executable, "-m", "airflow", "config", "list", "--section", "signal_alerts", "--include-descriptions"],
+        [
+            sys.executable,
+            "-m",
+            "airflow",
+            "config",
+            "list",
+            "--section",
+            "signal_alerts",
+            "--include-descriptions",
+        ],
         capture_output=True,
         text=True,
         timeout=180,

@@ -71,7 +71,10 @@ def test_runs_without_a_logical_date_or_run_type_leave_those_lines_out() -> None
 def test_held_back_runs_are_counted() -> None:
     last = datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc)
     text = failure_text(RunReport(event(), held=9, last_alert_at=last))
-    assert "Also: 9 earlier failed runs of this DAG since the last alert (last alert 2026-03-01T05:00:00+00:00)" in text
+    assert (
+        "Also: 9 earlier failed runs of this DAG since the last alert (last alert 2026-03-01T05:00:00+00:00)"
+        in text
+    )
     assert "1 earlier failed run of" in failure_text(RunReport(event(), held=1))
 
 

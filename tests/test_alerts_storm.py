@@ -8,24 +8,22 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alerts_db import T0, add_dag, add_run, alert_rows, migrate
 
 from airflow_provider_signal.alerts import storm
 from airflow_provider_signal.alerts.listener import event_from_dag_run
 from airflow_provider_signal.alerts.message import RunEvent
+from alerts_db import T0, add_dag, add_run, alert_rows, migrate
 
 HOUR = 3600.0
 
 
 @pytest.fixture(scope="module", autouse=True)
-def metadata_db() -> Iterator[None]:
+def metadata_db() -> None:
     migrate()
-    yield
 
 
 def failed(dag_id: str, n: int, minute: float) -> RunEvent:
