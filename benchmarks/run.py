@@ -5,6 +5,8 @@
 3. Fan-out: one ``send_message`` to many recipients; TCP connections used.
 4. Time of a failure callback when the API hangs, refuses or answers 503 forever,
    against the promised ``SignalClientSettings.time_budget``.
+5. Deployment-wide alerts: the plugin's import cost, and the time the scheduler's thread
+   spends in the DAG-run listener per failed run while the API hangs.
 
 Every measurement runs in fresh interpreters; every HTTP request goes to the local
 emulator on 127.0.0.1, in its own process. Raw samples and worker logs are kept in
@@ -21,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import alerts as alerts_bench
 import fanout
 import fault_budget
 import import_cost
@@ -34,7 +37,7 @@ from airflow_provider_signal.client import (
     RETRY_AFTER_MAX,
 )
 
-SECTIONS = ("import", "send", "fanout", "faults")
+SECTIONS = ("import", "send", "fanout", "faults", "alerts")
 MS, US = 1e3, 1e6
 
 
@@ -49,6 +52,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--fault-runs", type=int, default=3, help="runs per fault scenario (each takes seconds)"
     )
+    parser.add_argument(
+        "--alert-calls", type=int, default=500, help="failed runs handed to the alert listener"
+    )
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run with few samples (not for RESULTS.md)"
@@ -57,6 +63,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.import_samples, args.rounds, args.sends, args.fanout_runs, args.fault_runs = 3, 1, 60, 2, 1
+        args.alert_calls = 50
         if args.output == BENCH_DIR / "RESULTS.md":
             args.output = BENCH_DIR / "logs" / "RESULTS-quick.md"
     return args
@@ -256,6 +263,8 @@ def render(results: dict[str, Any], machine: dict[str, str], meta: dict[str, str
         rows += _fanout_rows(results["fanout"])
     if "faults" in results:
         rows += _fault_rows(results["faults"])
+    if "alerts" in results:
+        rows += alerts_bench.rows(results["alerts"])
     head = [
         "# Benchmarks",
         "",
@@ -288,6 +297,13 @@ def render(results: dict[str, Any], machine: dict[str, str], meta: dict[str, str
         "ValueError(...)}`, on a connection without `timeout`/`retries` extras, against the emulator told "
         "to hang, to answer 503 to every request, or a closed port. The callback must return (an alert "
         "never fails its task) within `SignalClientSettings.time_budget`.",
+        "5. Plugin import: a fresh interpreter per sample imports `airflow.plugins_manager`, then times the "
+        "import of `airflow_provider_signal.alerts.plugin` with `[signal_alerts] enabled` off and on, "
+        "alternating. Listener: one worker with a migrated SQLite metadata database calls "
+        "`on_dag_run_failed` with a new failed DagRun object per call (each of a new DAG), as the scheduler "
+        "does, and times each call on the calling thread while the emulator hangs on every request; once "
+        "with room in the queue, once with a full queue (`queue_size` 2: the alert is dropped, an error "
+        "logged).",
         "",
         "The emulator (`airflow_provider_signal.testing`) runs in its own process on 127.0.0.1; each "
         "measurement runs in its own interpreter with a throwaway `AIRFLOW_HOME`. Raw samples and worker "
@@ -335,6 +351,14 @@ def main(argv: list[str] | None = None) -> int:
             for scenario in fault_budget.SCENARIOS:
                 print(f"4/4 faults: {scenario} × {args.fault_runs} ...", file=sys.stderr, flush=True)
                 results["faults"].append(fault_budget.run(scenario, args.fault_runs, env, log_dir / "faults"))
+        if "alerts" in sections:
+            print(
+                f"5/5 alerts: plugin import × {args.import_samples}, listener × {args.alert_calls} ...",
+                file=sys.stderr,
+            )
+            results["alerts"] = alerts_bench.run(
+                args.import_samples, args.alert_calls, env, log_dir / "alerts"
+            )
     elapsed = time.monotonic() - started
     meta.update({"duration": f"{elapsed / 60:.1f} min", "load_end": _load()})
     machine = machine_info()
