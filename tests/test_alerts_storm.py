@@ -135,3 +135,15 @@ def test_tags_and_failed_tasks_are_read_from_the_database() -> None:
         assert sorted(storm.dag_tags(session, "storm_tags")) == ["signal_alerts:mute", "team-a"]
         assert storm.dag_tags(session, "no_such_dag") == []
         assert storm.failed_tasks(session, "storm_tags", "no_run") == ([], 0)
+
+
+def test_a_cleared_run_that_fails_again_alerts_again() -> None:
+    from dataclasses import replace
+
+    add_dag("storm_cleared")
+    event = failed("storm_cleared", 1, 0)
+    assert claim(event).send
+    assert event.end_date is not None
+    rerun = replace(event, clear_number=1, end_date=event.end_date + timedelta(hours=2))
+    assert claim(rerun).send
+    assert not claim(rerun).send

@@ -51,6 +51,7 @@ def event_from_dag_run(kind: str, dag_run: Any, msg: str) -> RunEvent:
         end_date=_date(getattr(dag_run, "end_date", None)),
         msg=str(msg or ""),
         dagrun_timeout=_seconds(getattr(dag, "dagrun_timeout", None)),
+        clear_number=int(getattr(dag_run, "clear_number", 0) or 0),
     )
 
 
@@ -66,7 +67,7 @@ class SignalAlertListener:
         self._sender = sender
         self._error: str | None = None
         self._lock = threading.Lock()
-        self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str, str, int], None] = OrderedDict()
 
     def _ready(self) -> AlertSender | None:
         if self._sender is not None:
@@ -96,7 +97,7 @@ class SignalAlertListener:
             if event.manual and not settings.alert_on_manual:
                 log.info("Signal alert for DAG %r run %r skipped: set by hand.", event.dag_id, event.run_id)
                 return
-            key = (kind, event.dag_id, event.run_id)
+            key = (kind, event.dag_id, event.run_id, event.clear_number)
             if key in self._seen:  # the same run reported twice (apache/airflow#55299)
                 return
             self._seen[key] = None

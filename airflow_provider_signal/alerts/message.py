@@ -37,6 +37,7 @@ class RunEvent:
     end_date: datetime | None = None
     msg: str = ""
     dagrun_timeout: float | None = None  # seconds, when the DAG has one
+    clear_number: int = 0  # how often the run was cleared: a cleared run that fails again is news
 
     @property
     def manual(self) -> bool:

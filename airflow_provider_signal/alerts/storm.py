@@ -11,7 +11,8 @@ it needs no schema change, no Variable and no DagRun note that users see and cou
 The rules:
 
 - one alert per run: a run that already has an alert row never gets another (a run that hits
-  ``dagrun_timeout`` can report its failure twice, apache/airflow#55299);
+  ``dagrun_timeout`` can report its failure twice, apache/airflow#55299), unless it was cleared
+  since (its ``clear_number`` grew) and failed again;
 - a failure alert only when the DAG's last failure alert reported a run that ended at least
   ``cooldown`` seconds before this one; otherwise the run is held back (no row);
 - every alert counts the DAG's failed runs that ended after the run of the last alert: the
@@ -87,14 +88,24 @@ def _alert_rows(session: Any, dag_id: str, events: tuple[str, ...]) -> _Alert | 
     return _Alert(row.event, row.run_id, end, _aware(row.dttm))
 
 
-def _already_alerted(session: Any, dag_id: str, run_id: str) -> bool:
+def _already_alerted(session: Any, event: RunEvent) -> bool:
+    """An alert row for this run, and this clearing of it (a cleared run that fails again is news)."""
     from airflow.models.log import Log
     from sqlalchemy import select
 
-    found = session.scalar(
-        select(Log.id).where(Log.dag_id == dag_id, Log.run_id == run_id, Log.event.in_(ALERT_EVENTS)).limit(1)
-    )
-    return found is not None
+    extras = session.scalars(
+        select(Log.extra).where(
+            Log.dag_id == event.dag_id, Log.run_id == event.run_id, Log.event.in_(ALERT_EVENTS)
+        )
+    ).all()
+    for extra in extras:
+        try:
+            cleared = int(json.loads(extra or "{}").get("clear_number", 0))
+        except (ValueError, TypeError, AttributeError):
+            cleared = 0
+        if cleared == event.clear_number:
+            return True
+    return False
 
 
 def _failed_runs_between(session: Any, event: RunEvent, after: datetime | None) -> int:
@@ -118,14 +129,16 @@ def _record(session: Any, name: str, event: RunEvent, held: int) -> None:
     from airflow.models.log import Log
 
     end = event.end_date or _now()
-    extra = json.dumps({"run_end": end.isoformat(), "held": held, "reason": event.msg})
+    extra = json.dumps(
+        {"run_end": end.isoformat(), "held": held, "reason": event.msg, "clear_number": event.clear_number}
+    )
     session.add(Log(event=name, owner=AUDIT_OWNER, extra=extra, dag_id=event.dag_id, run_id=event.run_id))
     session.flush()
 
 
 def claim_failure(session: Any, event: RunEvent, cooldown: float) -> Decision:
     """Decide on a failed run and, when it alerts, record the alert (before sending: never twice)."""
-    if _already_alerted(session, event.dag_id, event.run_id):
+    if _already_alerted(session, event):
         return Decision(False, "this run was already alerted")
     last_failure = _alert_rows(session, event.dag_id, (FAILURE_EVENT,))
     end = _aware(event.end_date) or _now()
@@ -148,7 +161,7 @@ def claim_recovery(session: Any, event: RunEvent) -> Decision:
     from airflow.models.dagrun import DagRun
     from sqlalchemy import select
 
-    if _already_alerted(session, event.dag_id, event.run_id):
+    if _already_alerted(session, event):
         return Decision(False, "this run was already reported")
     last = _alert_rows(session, event.dag_id, ALERT_EVENTS)
     if last is None or last.event != FAILURE_EVENT:
