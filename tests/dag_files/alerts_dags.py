@@ -62,3 +62,13 @@ with DAG("alerts_hang_victim", start_date=START, schedule=None, catchup=False, m
 
 with DAG("alerts_healthy", start_date=START, schedule=None, catchup=False, max_active_runs=16):
     ok()
+
+with DAG("alerts_manual", start_date=START, schedule=None, catchup=False):
+
+    @task
+    def long_running() -> None:
+        import time
+
+        time.sleep(120)
+
+    long_running()
