@@ -198,9 +198,9 @@ def rows(result: dict[str, Any]) -> list[str]:
     queued, dropped = listener["queued"], listener["dropped"]
     return [
         "| **5. Alerts for every DAG** (`[signal_alerts]`) | | | |",
-        f"| Plugin import, alerts off (registers {off['listeners']} listener) | "
+        f"| Plugin import, alerts off (listeners registered: {'/'.join(map(str, off['listeners']))}) | "
         f"{off['seconds'].format(ms, 'ms')} | ≤ 5 ms | {_met(off['seconds'].median <= 0.005)} |",
-        f"| Plugin import, alerts on (registers {on['listeners']} listener) | "
+        f"| Plugin import, alerts on (listeners registered: {'/'.join(map(str, on['listeners']))}) | "
         f"{on['seconds'].format(ms, 'ms')} | ≤ 20 ms | {_met(on['seconds'].median <= 0.020)} |",
         f"| `requests` imported by the plugin import (off + on) | {requests} of {off['n'] + on['n']} "
         f"samples | 0 | {_met(requests == 0)} |",
