@@ -438,7 +438,7 @@ def test_non_ascii_text_is_sent_as_utf8_not_escaped(signal_api: Any, make_hook: 
     assert "Grüße 🚀".encode() in signal_api.requests[0].body
 
 
-def test_the_same_person_written_several_ways_gets_one_message_over_one_connection(
+def test_the_same_person_written_several_ways_gets_one_message(
     signal_api: Any, make_hook: Any
 ) -> None:
     results = make_hook().send_message(
@@ -446,9 +446,8 @@ def test_the_same_person_written_several_ways_gets_one_message_over_one_connecti
         ["+44 7700 900123", "447700900123", "0044-7700-900123", "+1 202 555 0100", "+44 (7700) 900123"],
     )
     assert [r["destination"] for r in results] == ["447700900123", "12025550100"]
-    assert [m.destination for m in signal_api.messages] == ["447700900123", "12025550100"]
+    assert sorted(m.destination for m in signal_api.messages) == ["12025550100", "447700900123"]
     assert signal_api.request_count == 2
-    assert signal_api.connection_count == 1
 
 
 def test_the_text_limit_counts_characters_and_refuses_before_any_request(
