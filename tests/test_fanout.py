@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from signal_log_capture import all_logs_at_debug, messages_from
 
 from airflow_provider_signal import _fanout
 from airflow_provider_signal.callbacks import signal_failure_callback
 from airflow_provider_signal.client import SignalClient, SignalClientSettings
 from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError
 from airflow_provider_signal.notifications.signal import send_signal_notification
+from signal_log_capture import all_logs_at_debug, messages_from
 
 NOTIFIER_LOGGER = "airflow_provider_signal.notifications.signal.SignalNotifier"
 

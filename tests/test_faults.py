@@ -438,9 +438,7 @@ def test_non_ascii_text_is_sent_as_utf8_not_escaped(signal_api: Any, make_hook: 
     assert "Grüße 🚀".encode() in signal_api.requests[0].body
 
 
-def test_the_same_person_written_several_ways_gets_one_message(
-    signal_api: Any, make_hook: Any
-) -> None:
+def test_the_same_person_written_several_ways_gets_one_message(signal_api: Any, make_hook: Any) -> None:
     results = make_hook().send_message(
         "dedup",
         ["+44 7700 900123", "447700900123", "0044-7700-900123", "+1 202 555 0100", "+44 (7700) 900123"],
