@@ -7,7 +7,8 @@ used by one thread only, since a client is not thread-safe. The whole call keeps
 deadline of one ``time_budget`` (plus :data:`START_ALLOWANCE`):
 
 - a destination whose turn comes when one full send no longer fits is sent with fewer
-  retries and, if need be, a shorter read time-out (:func:`settings_within`);
+  retries and, if need be, a shorter read time-out (:func:`settings_within`), over the
+  same connection (:func:`_limited`);
 - a destination whose turn comes when not even one attempt fits is not attempted, and
   gets an error saying so (``maybe_delivered=False``).
 
@@ -20,7 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from time import monotonic
 
 from airflow_provider_signal.client import SignalClient, SignalClientSettings
@@ -73,17 +75,10 @@ def not_attempted(settings: SignalClientSettings, destination: str, count: int) 
     )
 
 
-def send_to_all(
-    text: str,
-    numbers: Sequence[str],
-    clients: Sequence[SignalClient],
-    make_client: Callable[[SignalClientSettings], SignalClient] = SignalClient,
-) -> list[Outcome]:
+def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClient]) -> list[Outcome]:
     """Send ``text`` to each number; return one outcome per number, in the numbers' order.
 
     ``clients[0]`` works in the calling thread, each other client in a thread of its own.
-    ``make_client`` builds a short-lived client when a destination's settings must be
-    tightened to fit the deadline (it is closed right after that one send).
     """
     settings = clients[0].settings
     deadline = monotonic() + settings.time_budget + START_ALLOWANCE
@@ -98,7 +93,7 @@ def send_to_all(
                 index = next(turns, None)
             if index is None:
                 return
-            outcomes[index] = _send_one(client, make_client, text, numbers[index], deadline, len(numbers))
+            outcomes[index] = _send_one(client, text, numbers[index], deadline, len(numbers))
 
     started: list[threading.Thread] = []
     try:
@@ -119,7 +114,6 @@ def send_to_all(
 
 def _send_one(
     client: SignalClient,
-    make_client: Callable[[SignalClientSettings], SignalClient],
     text: str,
     number: str,
     deadline: float,
@@ -130,10 +124,8 @@ def _send_one(
         return not_attempted(client.settings, number, count)
     payload = {"destination": number, "text": text}
     try:
-        if settings is client.settings:
+        with _limited(client, settings):
             return client.post(payload, destination=number)
-        with make_client(settings) as tightened:
-            return tightened.post(payload, destination=number)
     except SignalAPIError as error:
         return error
     except Exception as error:  # a bug here must not cost the other destinations their outcome
@@ -145,3 +137,28 @@ def _send_one(
             destination=number,
             maybe_delivered=True,
         )
+
+
+@contextmanager
+def _limited(client: SignalClient, settings: SignalClientSettings) -> Iterator[None]:
+    """For one send, make ``client`` use the time-out and retries of ``settings``, over its
+    same session and connection (a new client would open a new connection per late turn).
+
+    Safe because a client is used by one thread only. Its error messages then state the
+    time-out and attempts that really applied.
+    """
+    original = client.settings
+    if settings is original:
+        yield
+        return
+    adapter = client.session.get_adapter(original.message_url)
+    policy = adapter.max_retries  # the client's urllib3 Retry: same rules, fewer attempts
+    client.settings = settings
+    adapter.max_retries = policy.new(
+        total=settings.retries, connect=settings.retries, status=settings.retries
+    )
+    try:
+        yield
+    finally:
+        client.settings = original
+        adapter.max_retries = policy

@@ -132,18 +132,33 @@ def _send_rows(result: dict[str, Any]) -> list[str]:
 
 
 def _fanout_rows(result: dict[str, Any]) -> list[str]:
+    def shown(counts: list[int]) -> str:
+        return str(counts[0]) + " in every run" if len(set(counts)) == 1 else ", ".join(map(str, counts))
+
     connections: list[int] = result["connections"]
-    shown = (
-        str(connections[0]) + " in every run"
-        if len(set(connections)) == 1
-        else ", ".join(map(str, connections))
-    )
+    slow_seq, slow_pool, hang = result["slow_sequential"], result["slow_pool"], result["hang"]
+    latency_ms = result["latency"] * MS
+    n_slow = slow_pool["recipients"]
+    speed_up = slow_seq["seconds"].median / slow_pool["seconds"].median
+    hang_limit = hang["budget"] + 1  # the deadline: one time_budget plus 1 s for starting threads
     return [
         f"| **3. Fan-out**: one `send_message` to {result['recipients']} recipients, new hook each run "
         "| | | |",
         f"| Wall time (hook, connection look-up, {result['recipients']} sends, close) | "
         f"{result['seconds'].format(MS, 'ms')} | | |",
-        f"| TCP connections the emulator accepted | {shown} | ≤ 4 | {_yes(max(connections) <= 4)} |",
+        f"| TCP connections the emulator accepted | {shown(connections)} | ≤ 4 | "
+        f"{_yes(max(connections) <= 4)} |",
+        f"| {n_slow} recipients, API answers {latency_ms:.0f} ms late: one at a time (`fanout_workers=1`) | "
+        f"{slow_seq['seconds'].format(1, 's')}; {shown(slow_seq['connections'])} connection(s) | | |",
+        f"| … {slow_pool['workers']} at a time (default) | {slow_pool['seconds'].format(1, 's')}; "
+        f"{shown(slow_pool['connections'])} connection(s) | ≤ 4 connections | "
+        f"{_yes(max(slow_pool['connections']) <= 4 and slow_pool['all_delivered'])} |",
+        f"| … speed-up (ratio of medians) | {speed_up:.1f}× | | |",
+        f"| {hang['recipients']} recipients, API never answers, timeout {fanout.HANG_TIMEOUT:g} s, 0 retries "
+        f"(`time_budget` {hang['budget']:g} s): wall time; requests made / not attempted | "
+        f"{hang['seconds'].format(1, 's')}; {shown(hang['requests'])} / "
+        f"{shown([hang['recipients'] - r for r in hang['requests']])} | ≤ {hang_limit:g} s | "
+        f"{_yes(hang['seconds'].high <= hang_limit)} |",
     ]
 
 
@@ -235,7 +250,10 @@ def _details(results: dict[str, Any]) -> list[str]:
         )
     if "fanout" in results:
         checks.append(
-            f"fan-out: every recipient's message arrived in every run: {results['fanout']['all_delivered']}"
+            "fan-out: every recipient's message arrived in every run (fast API / API answering late, "
+            f"one at a time / API answering late, pool): {results['fanout']['all_delivered']} / "
+            f"{results['fanout']['slow_sequential']['all_delivered']} / "
+            f"{results['fanout']['slow_pool']['all_delivered']}"
         )
     leaked = [
         name for name in ("send", "fanout") if name in results and results[name]["password_in_logs"]

@@ -200,10 +200,19 @@ def test_late_turns_get_fewer_retries_and_after_the_deadline_none_is_attempted(
     # 6 s left: no time for a retry (3 would have been made), nor for a 10 s read time-out
     assert (late.destination, late.status_code, late.maybe_delivered) == (second, 503, False)
     assert signal_api.request_count == 2
+    assert signal_api.connection_count == 1  # the late turn kept the worker's connection
     assert (never.destination, never.status_code, never.maybe_delivered) == (third, None, False)
     assert "was not sent" in str(never) and "time budget of 90 s" in str(never)
     assert "No request was made for it" in str(never) and "'signal_default'" in str(never)
     assert third in str(error) and "2 of 3 destination(s)" in str(error)
+
+    # The next send starts a new budget: the worker's own time-out and retries are back.
+    assert hook.client.settings is hook.settings
+    signal_api.clear_faults()
+    signal_api.fail_next(2, status=503, headers={"Retry-After": "0"})
+    [result] = hook.send_message("again", [third])
+    assert result["destination"] == third
+    assert signal_api.request_count == 2 + 3
 
 
 def test_settings_within_keeps_what_fits_then_drops_retries_then_shortens_the_time_out() -> None:
