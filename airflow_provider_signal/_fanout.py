@@ -24,10 +24,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from time import monotonic
+from typing import TYPE_CHECKING, cast
 
 from airflow_provider_signal.client import SignalClient, SignalClientSettings
 from airflow_provider_signal.errors import SignalAPIError
 from airflow_provider_signal.types import SignalSendResult
+
+if TYPE_CHECKING:
+    from requests.adapters import HTTPAdapter
 
 Outcome = SignalSendResult | SignalAPIError
 
@@ -151,7 +155,7 @@ def _limited(client: SignalClient, settings: SignalClientSettings) -> Iterator[N
     if settings is original:
         yield
         return
-    adapter = client.session.get_adapter(original.message_url)
+    adapter = cast("HTTPAdapter", client.session.get_adapter(original.message_url))
     policy = adapter.max_retries  # the client's urllib3 Retry: same rules, fewer attempts
     client.settings = settings
     adapter.max_retries = policy.new(

@@ -67,7 +67,7 @@ def test_defaults_come_from_extras_under_plain_or_prefixed_names(
     results = hook.send_message("defaults")
 
     assert [r["destination"] for r in results] == ["447700900123", "12025550100"]
-    assert [m.destination for m in signal_api.messages] == ["447700900123", "12025550100"]
+    assert sorted(m.destination for m in signal_api.messages) == ["12025550100", "447700900123"]
     assert {m.auth for m in signal_api.messages} == {"payload"}
     assert (hook.settings.timeout, hook.settings.retries, hook.settings.auth) == (7.5, 2, "payload")
 
