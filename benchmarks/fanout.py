@@ -6,10 +6,11 @@ and TCP connections it saw. Timed: hook creation, connection look-up, all sends 
 close. One untimed send first pays the one-off imports (``requests``), as the first send
 of a worker process would.
 
-Scenarios (``run``): a fast local API; an API that answers every request ``latency``
-seconds late, sent one at a time (``workers=1``: the provider before the fan-out pool,
-whose deadline never bites at this latency) and with the default pool; an API that never
-answers, with a short time-out, against the deadline of one ``time_budget``.
+Scenarios (``run``): a fast local API, with the default pool and one at a time
+(``workers=1``); an API that answers every request ``latency`` seconds late, one at a time
+(the provider before the fan-out pool, whose deadline never bites at this latency) and
+with the default pool; an API that never answers, with a short time-out, against the
+deadline of one ``time_budget``.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def run(
 ) -> dict[str, Any]:
     with EmulatorProcess() as emulator:
         fast = _scenario("fast", emulator, count, runs, env, log_dir)
+        fast_sequential = _scenario("fast-sequential", emulator, count, runs, env, log_dir, workers=1)
         slow_sequential = _scenario(
             "slow-sequential", emulator, latency_count, runs, env, log_dir, workers=1, latency=latency
         )
@@ -136,11 +138,14 @@ def run(
     return {
         **fast,
         "per_recipient": Summary.of([s / count for s in fast["seconds"].samples]),
+        "fast_sequential": fast_sequential,
         "latency": latency,
         "slow_sequential": slow_sequential,
         "slow_pool": slow_pool,
         "hang": hang,
-        "password_in_logs": any(s["password_in_logs"] for s in (fast, slow_sequential, slow_pool, hang)),
+        "password_in_logs": any(
+            s["password_in_logs"] for s in (fast, fast_sequential, slow_sequential, slow_pool, hang)
+        ),
     }
 
 

@@ -148,10 +148,12 @@ def _fanout_rows(result: dict[str, Any]) -> list[str]:
         f"{result['seconds'].format(MS, 'ms')} | | |",
         f"| TCP connections the emulator accepted | {shown(connections)} | ≤ 4 | "
         f"{_yes(max(connections) <= 4)} |",
+        f"| … one at a time (`fanout_workers=1`) | {result['fast_sequential']['seconds'].format(MS, 'ms')}; "
+        f"connections: {shown(result['fast_sequential']['connections'])} | | |",
         f"| {n_slow} recipients, API answers {latency_ms:.0f} ms late: one at a time (`fanout_workers=1`) | "
-        f"{slow_seq['seconds'].format(1, 's')}; {shown(slow_seq['connections'])} connection(s) | | |",
+        f"{slow_seq['seconds'].format(1, 's')}; connections: {shown(slow_seq['connections'])} | | |",
         f"| … {slow_pool['workers']} at a time (default) | {slow_pool['seconds'].format(1, 's')}; "
-        f"{shown(slow_pool['connections'])} connection(s) | ≤ 4 connections | "
+        f"connections: {shown(slow_pool['connections'])} | ≤ 4 connections | "
         f"{_yes(max(slow_pool['connections']) <= 4 and slow_pool['all_delivered'])} |",
         f"| … speed-up (ratio of medians) | {speed_up:.1f}× | | |",
         f"| {hang['recipients']} recipients, API never answers, timeout {fanout.HANG_TIMEOUT:g} s, 0 retries "
@@ -300,8 +302,9 @@ def render(results: dict[str, Any], machine: dict[str, str], meta: dict[str, str
         "`requests.Session` with the same Basic auth, headers and JSON body (the bare one also checks the "
         "status and decodes the answer); every send timed alone; senders interleaved in blocks, order "
         "rotated per block, after a warm-up block each. Ratio = median hook send ÷ median bare send.",
-        "3. Each run: a new `SignalHook`, `send_message(text, 50 numbers)`, `close()`; the emulator counts "
-        "the TCP connections it accepted. One untimed send first pays the one-off `requests` import.",
+        "3. Each run: a new `SignalHook`, `send_message(text, numbers)`, `close()`; the emulator counts "
+        "the TCP connections it accepted. One untimed send first pays the one-off `requests` import. "
+        "Late answers and silence come from the emulator's faults (`delay`, `hang`), one per request.",
         "4. `signal_failure_callback(number)` called with `{'dag': None, 'ti': None, 'exception': "
         "ValueError(...)}`, on a connection without `timeout`/`retries` extras, against the emulator told "
         "to hang, to answer 503 to every request, or a closed port. The callback must return (an alert "
