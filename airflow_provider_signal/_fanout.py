@@ -1,6 +1,8 @@
 """One text to several destinations, a few at a time, within one time budget.
 
-Plain Python (no Airflow); the hook hands over its clients. Why: sending to N people one
+Plain Python (no Airflow); the hook hands over its clients, built in the calling thread,
+so the worker threads never touch Airflow (connection look-ups stay in the task's own
+thread). Why: sending to N people one
 after the other takes up to N x ``time_budget`` when the API hangs. Here up to
 ``len(clients)`` sends run at once, each client (one HTTP session, one TCP connection)
 used by one thread only, since a client is not thread-safe. The whole call keeps to a
@@ -101,8 +103,8 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
 
     started: list[threading.Thread] = []
     try:
-        for number, client in enumerate(clients[1:], start=1):
-            thread = threading.Thread(target=work, args=(client,), name=f"signal-send-{number}", daemon=True)
+        for worker, client in enumerate(clients[1:], start=1):
+            thread = threading.Thread(target=work, args=(client,), name=f"signal-send-{worker}", daemon=True)
             thread.start()
             started.append(thread)
         work(clients[0])
