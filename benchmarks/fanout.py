@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "failures": len(failures),
                 "maybe_delivered": sum(f.maybe_delivered for f in failures),
                 "budget": hook.settings.time_budget,
-                "workers": hook.fanout_workers,
+                "workers": getattr(hook, "fanout_workers", 1),  # 1: a provider before the pool
                 "connections": stats["connections"] - control_connections,
                 "requests": stats["requests"],
                 "messages": stats["messages"],
