@@ -127,7 +127,7 @@ chromium:
 		echo "chromium: $(CHROMIUM) is there"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "chromium: installing Debian's chromium with apt-get ..."; \
-		$(APT_GET) update && $(APT_GET) install -y --no-install-recommends chromium || exit 1; \
+		$(APT_GET) update && $(APT_GET) install -y chromium || exit 1; \
 		[ -x $(CHROMIUM) ] || { echo "chromium: apt-get ran but $(CHROMIUM) is missing" >&2; exit 1; }; \
 	else \
 		echo "chromium: $(CHROMIUM) is missing and this is not a root Debian shell: run" \
@@ -138,10 +138,11 @@ chromium:
 # ---------------------------------------------------------------------------------------------
 # Dependency floors that are true: the client, hook and fault tests on the lowest versions
 # pyproject.toml allows of every direct dependency (uv's lowest-direct resolution: Airflow 2.11.0,
-# requests 2.31.0, urllib3 2.0.0, the test extras' floors), on the lowest Python it allows when
-# that is installed. constraints/lowest-direct.txt pins them and the transitive dependencies as
-# the registry was on LOWEST_DATE, a few days after Airflow 2.11.0: newer transitive releases,
-# installed without Airflow's constraints, are not what 2.11.0 was released with.
+# requests 2.31.0, urllib3 2.0.2 as 2.0.0 and 2.0.1 are yanked, and the test extras' floors), on
+# the lowest Python it allows when that is installed. constraints/lowest-direct.txt pins them and
+# the transitive dependencies as the registry was on LOWEST_DATE, a few days after Airflow 2.11.0:
+# newer transitive releases, installed without Airflow's constraints, are not what 2.11.0 was
+# released with.
 LOWEST_VENV := .venv-lowest
 LOWEST_DATE ?= 2025-05-25
 # The first Python 3.10 that runs (on PATH, or installed by pyenv), else $(PYTHON).
