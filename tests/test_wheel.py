@@ -240,7 +240,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> CleanIns
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV", "PYTEST", "UV_"))
+        if not key.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV", "PYTEST"))
     }
     env.update(
         {
