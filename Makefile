@@ -149,8 +149,9 @@ LOWEST_DATE ?= 2025-05-25
 LOWEST_PYTHON ?= $(firstword $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10; do \
 	$$p -c 'import sys; print(sys.executable)' 2>/dev/null && break; done) $(PYTHON))
 LOWEST_CONSTRAINTS := constraints/lowest-direct.txt
+# test_fanout.py (the fanout branch) is the one user of pytest-mock, so it proves that floor too.
 LOWEST_TESTS ?= tests/test_hook.py tests/test_faults.py tests/test_secrets.py tests/test_validation.py \
-	tests/test_emulator.py
+	tests/test_emulator.py $(wildcard tests/test_fanout.py)
 
 ## make lowest: check that the floors are what is installed, then run LOWEST_TESTS there.
 lowest: $(LOWEST_VENV)/.installed
@@ -167,6 +168,7 @@ $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS) $(UV)
 ## make constraints-lowest: re-resolve constraints/lowest-direct.txt (needs the registry).
 constraints-lowest: $(UV)
 	mkdir -p constraints
+	rm -f $(LOWEST_CONSTRAINTS)  # uv would prefer the old pins; resolve afresh
 	$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
 		--resolution lowest-direct --exclude-newer $(LOWEST_DATE) --extra test \
 		--no-emit-package airflow-provider-signal \
