@@ -17,15 +17,15 @@ PYTEST_ARGS ?=
 
 .PHONY: test test-airflow3 test-airflow2 check lint install demo bench constraints clean
 
-## make test: Chromium for the browser test, the release build (dist), lint, type-check and every
-## test on Airflow 3.x (with the wheel smoke test), then on Airflow 2.11, then the tests that prove
-## the dependency floors (lowest).
+## make test: Chromium for the browser test, the release build (dist), the tests that prove the
+## dependency floors (lowest), then lint, type-check and every test on Airflow 3.x (with the wheel
+## smoke test), then on Airflow 2.11.
 test:
 	$(MAKE) chromium
 	$(MAKE) dist
+	$(MAKE) lowest
 	$(MAKE) check LINE=3
 	$(MAKE) check LINE=2
-	$(MAKE) lowest
 
 test-airflow3:
 	$(MAKE) check LINE=3
@@ -91,17 +91,13 @@ $(BENCH_VENV)/.installed-$(AIRFLOW_3): pyproject.toml $(UV)
 		"apache-airflow==$(AIRFLOW_3)" apache-airflow-providers-slack apache-airflow-providers-smtp -e .
 	touch $@
 
-clean:
-	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache .mypy_cache .ruff_cache
-	rm -rf $(RELEASE_VENV) $(LOWEST_VENV) dist build *.egg-info .hypothesis benchmarks/logs
-
 # ---------------------------------------------------------------------------------------------
 # Release build: sdist and wheel with `python -m build` (build and twine live in their own
 # virtualenv, .venv-release), metadata checked with `twine check --strict`. What the wheel holds,
 # and that it installs and works in a clean virtualenv, is tests/test_wheel.py (Airflow 3 line).
 RELEASE_VENV := .venv-release
 
-.PHONY: dist chromium lowest constraints-lowest
+.PHONY: dist chromium lowest constraints-lowest clean-release
 
 ## make dist: dist/airflow_provider_signal-<version>.tar.gz and -py3-none-any.whl, twine-checked.
 dist: $(RELEASE_VENV)/.installed
@@ -173,3 +169,10 @@ constraints-lowest: $(UV)
 		--resolution lowest-direct --exclude-newer $(LOWEST_DATE) --extra test \
 		--no-emit-package airflow-provider-signal \
 		--output-file $(LOWEST_CONSTRAINTS) pyproject.toml
+
+## make clean-release (part of make clean): the release and lowest virtualenvs, dist/, build/.
+clean-release:
+	rm -rf $(RELEASE_VENV) $(LOWEST_VENV) dist build *.egg-info .hypothesis benchmarks/logs
+
+clean: clean-release
+	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache .mypy_cache .ruff_cache
