@@ -171,8 +171,9 @@ constraints-lowest: $(UV)
 		--output-file $(LOWEST_CONSTRAINTS) pyproject.toml
 
 ## make clean-release (part of make clean): the release and lowest virtualenvs, dist/, build/.
+clean: clean-release
 clean-release:
 	rm -rf $(RELEASE_VENV) $(LOWEST_VENV) dist build *.egg-info .hypothesis benchmarks/logs
 
-clean: clean-release
+clean:
 	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache .mypy_cache .ruff_cache
