@@ -38,6 +38,7 @@ from typing import Any
 import pytest
 
 import airflow_provider_signal
+from airflow_support import tail
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "airflow_provider_signal"
@@ -186,7 +187,8 @@ class CleanInstall:
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            pytest.fail(f"`{' '.join(args)}` did not finish within {timeout:g} s:\n{_tail(exc.stdout)}")
+            output = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout
+            pytest.fail(f"`{' '.join(args)}` did not finish within {timeout:g} s:\n{tail(output or '', 60)}")
 
     def airflow(self, *args: str, timeout: float = AIRFLOW_TIMEOUT) -> str:
         """``airflow ARGS``; fails the test with its output unless it exits 0."""
@@ -195,14 +197,8 @@ class CleanInstall:
         return str(done.stdout)
 
 
-def _tail(text: Any, lines: int = 60) -> str:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return "\n".join((text or "").splitlines()[-lines:])
-
-
 def _both(done: Any) -> str:
-    return _tail(f"{done.stdout}\n{done.stderr}")
+    return tail(f"{done.stdout}\n{done.stderr}", 60)
 
 
 def _uv() -> str:
