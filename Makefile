@@ -76,7 +76,7 @@ constraints: $(UV)
 demo: install
 	$(VENV)/bin/python demo/run_demo.py
 
-## make bench: measure and write benchmarks/RESULTS.md (not part of make test). Runs on Airflow 3
+## make bench: measure; figures to benchmarks/RESULTS.md and results.json (not part of make test). Airflow 3
 ## in its own virtualenv, which also holds the Slack and SMTP providers it compares against.
 BENCH_VENV := .venv-bench
 BENCH_ARGS ?=

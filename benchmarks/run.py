@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import fanout
 import fault_budget
 import import_cost
 import send_overhead
-from benchlib import BENCH_DIR, Summary, airflow_home, machine_info, worker_env
+from benchlib import BENCH_DIR, Figure, Summary, airflow_home, machine_info, worker_env
 
 SECTIONS = ("import", "send", "fanout", "faults")
 MS, US = 1e3, 1e6
@@ -62,17 +62,6 @@ def _load() -> str:
         return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "unknown"
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One row of the results: a measured value, and the target it is held to (if any)."""
-
-    section: str
-    measure: str
-    value: str
-    target: str = ""
-    met: bool | None = None
 
 
 def _json_default(value: Any) -> Any:
