@@ -141,9 +141,11 @@ chromium:
 # released with.
 LOWEST_VENV := .venv-lowest
 LOWEST_DATE ?= 2025-05-25
-# The first Python 3.10 that runs (on PATH, or installed by pyenv), else $(PYTHON).
-LOWEST_PYTHON ?= $(firstword $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10; do \
-	$$p -c 'import sys; print(sys.executable)' 2>/dev/null && break; done) $(PYTHON))
+# The lowest Python that runs, 3.10 (pyproject's floor) first, on PATH or installed by pyenv;
+# Airflow 2.11.0 stops at 3.12. Else $(PYTHON).
+LOWEST_PYTHON ?= $(firstword $(shell for v in 3.10 3.11 3.12; do \
+	for p in python$$v $(HOME)/.pyenv/versions/$$v*/bin/python$$v; do \
+	$$p -c 'import sys; print(sys.executable)' 2>/dev/null && exit 0; done; done) $(PYTHON))
 LOWEST_CONSTRAINTS := constraints/lowest-direct.txt
 # test_fanout.py (the fanout branch) is the one user of pytest-mock, so it proves that floor too.
 LOWEST_TESTS ?= tests/test_hook.py tests/test_faults.py tests/test_secrets.py tests/test_validation.py \
