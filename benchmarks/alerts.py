@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import EmulatorProcess, Summary, run_worker, worker_args, write_result
+from benchlib import EmulatorProcess, Figure, Summary, run_worker, worker_args, write_result
 
 START, END = "BENCH-IMPORT-START", "BENCH-IMPORT-END"
 _IMPORT_SAMPLE = """
@@ -186,31 +186,56 @@ def run(import_samples: int, calls: int, env: dict[str, str], log_dir: Path) -> 
     return {"import": import_cost(import_samples, env), "listener": listener_time(calls, env, log_dir)}
 
 
-def _met(ok: bool) -> str:
-    return "**yes**" if ok else "**NO**"
-
-
-def rows(result: dict[str, Any]) -> list[str]:
+def figures(result: dict[str, Any]) -> list[Figure]:
     ms, us = 1e3, 1e6
+    section = "5. alerts for every DAG (`[signal_alerts]`)"
     off, on = result["import"]["off"], result["import"]["on"]
     listener = result["listener"]
     requests = off["requests_imported"] + on["requests_imported"]
     queued, dropped = listener["queued"], listener["dropped"]
     return [
-        "| **5. Alerts for every DAG** (`[signal_alerts]`) | | | |",
-        f"| Plugin import, alerts off (listeners registered: {'/'.join(map(str, off['listeners']))}) | "
-        f"{off['seconds'].format(ms, 'ms')} | ≤ 5 ms | {_met(off['seconds'].median <= 0.005)} |",
-        f"| Plugin import, alerts on (listeners registered: {'/'.join(map(str, on['listeners']))}) | "
-        f"{on['seconds'].format(ms, 'ms')} | ≤ 20 ms | {_met(on['seconds'].median <= 0.020)} |",
-        f"| `requests` imported by the plugin import (off + on) | {requests} of {off['n'] + on['n']} "
-        f"samples | 0 | {_met(requests == 0)} |",
-        f"| Listener, per failed run, API hanging, alert queued ({listener['calls']} runs) | "
-        f"{queued.format(us, 'µs')}, max {listener['queued_max'] * us:.0f} µs | < 1 ms | "
-        f"{_met(queued.median < 0.001)} |",
-        f"| Listener, per failed run, queue full (alert dropped, error logged; {listener['dropped_count']} "
-        f"dropped) | {dropped.format(us, 'µs')} | < 1 ms | {_met(dropped.median < 0.001)} |",
-        f"| Listener, first failed run in the process (reads `[signal_alerts]`, starts the thread) | "
-        f"{listener['first_call'] * ms:.2f} ms | once per process | |",
+        Figure(
+            section,
+            f"plugin import, alerts off (listeners registered: {'/'.join(map(str, off['listeners']))})",
+            off["seconds"].format(ms, "ms"),
+            "≤ 5 ms",
+            off["seconds"].median <= 0.005,
+        ),
+        Figure(
+            section,
+            f"plugin import, alerts on (listeners registered: {'/'.join(map(str, on['listeners']))})",
+            on["seconds"].format(ms, "ms"),
+            "≤ 20 ms",
+            on["seconds"].median <= 0.020,
+        ),
+        Figure(
+            section,
+            "samples where the plugin import imported `requests` (off + on)",
+            f"{requests} of {off['n'] + on['n']}",
+            "0",
+            requests == 0,
+        ),
+        Figure(
+            section,
+            f"listener per failed run, API hanging, alert queued ({listener['calls']} runs; max "
+            f"{listener['queued_max'] * us:.0f} µs)",
+            queued.format(us, "µs"),
+            "< 1 ms",
+            queued.median < 0.001,
+        ),
+        Figure(
+            section,
+            f"listener per failed run, queue full: alert dropped, logged ({listener['dropped_count']} "
+            "dropped)",
+            dropped.format(us, "µs"),
+            "< 1 ms",
+            dropped.median < 0.001,
+        ),
+        Figure(
+            section,
+            "listener, first failed run in a process (reads `[signal_alerts]`, starts the thread)",
+            f"{listener['first_call'] * ms:.2f} ms",
+        ),
     ]
 
 
