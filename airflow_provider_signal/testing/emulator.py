@@ -26,7 +26,7 @@ from typing import Any
 
 MESSAGE_PATH = "/signal/message"
 CONTROL_PREFIX = "/_emulator"
-FAULT_ACTIONS = ("respond", "hang", "drop")
+FAULT_ACTIONS = ("respond", "hang", "drop", "raw", "raw-hang")
 _DESTINATION = re.compile(r"[0-9]{8,15}")
 MAX_FAULT_COUNT = 1000
 """At most this many requests can be made to misbehave by one call."""
@@ -63,7 +63,11 @@ class Fault:
         The request is counted on arrival, before the wait.
     :param action: ``respond``; ``hang`` (read the request, never answer, until the
         emulator stops or ``hang_seconds`` pass); ``drop`` (read the request, close
-        the connection without an answer).
+        the connection without an answer); ``raw`` (write ``body`` as the whole answer,
+        status line and headers included, byte for byte, then close: for broken
+        answers such as a truncated body, bad chunking or bad gzip); ``raw-hang`` (write
+        ``body`` the same way, then send nothing more until ``hang_seconds`` pass: an
+        answer that stalls half-way).
     :param deliver: record the message as delivered although the answer is a fault
         (models "processed, but the answer was lost").
     """
@@ -423,7 +427,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # Record on arrival, before any delay, so the counters show a request that is
         # still being answered (or never will be).
-        if fault.action in ("hang", "drop"):
+        if fault.action != "respond":
             answered, kind, delivered = None, fault.action, message if fault.deliver else None
         elif fault.status is None:  # a delay only: answered normally, so processed
             answered, kind, delivered = status, "delay", message
@@ -440,6 +444,15 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.action == "drop":
             self.close_connection = True
             self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault.action in ("raw", "raw-hang"):
+            self.close_connection = True
+            body = fault.body
+            self.wfile.write(body.encode() if isinstance(body, str) else body or b"")
+            self.wfile.flush()
+            if fault.action == "raw-hang":
+                emulator._stopping.wait(fault.hang_seconds)
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         if fault.status is None:
