@@ -61,12 +61,12 @@ _AUTHORITY = re.compile(
 """What an API URL's authority may be: a DNS name, IPv4 or bracketed IPv6 address, and a port.
 No userinfo, percent-escapes, zone ids or odd characters: nothing two URL parsers could read apart."""
 _PATH = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:-]*)*")
-_URL_MASK = re.compile(r"(?<=//).*@")
+_URL_MASK = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?.*@", re.DOTALL)
 
 
 def shown_url(url: str) -> str:
     """``url`` fit for an error message: anything up to an ``@`` (userinfo, credentials) masked."""
-    return _URL_MASK.sub("***@", url)
+    return _URL_MASK.sub(r"\1***@", url)
 
 
 @dataclass(frozen=True)
