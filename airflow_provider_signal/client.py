@@ -183,18 +183,20 @@ def api_url_with_port(host: str | None, port: object, source: str) -> str:
     """The API URL from a connection's Host and Port fields, the Port never silently dropped.
 
     ``host`` may carry a scheme and a port itself (``http://127.0.0.1:8080``) or be a bare
-    IPv6 address (``::1``, as Airflow's URI form gives it). A Port that is not a whole
-    number from 1 to 65535, or that differs from a port already in the host, is refused.
+    IPv6 address (``::1`` or ``http://::1``, as Airflow's URI form gives it). A Port that is
+    not a whole number from 1 to 65535, or that differs from a port already in the host,
+    is refused.
     """
     where = f" ({source})"
-    text = (host or "").strip()
+    text = _bracket_ipv6((host or "").strip())
     if port is None or port == "":
         return text
-    if isinstance(port, bool) or not isinstance(port, (int, str)) or not str(port).strip().isdigit():
+    digits = str(port).strip()
+    if isinstance(port, bool) or not isinstance(port, (int, str)) or not re.fullmatch("[0-9]{1,6}", digits):
         raise SignalInputError(
             f"Signal connection Port {port!r} is not a whole number{where}: fix the Port field."
         )
-    number = int(str(port).strip())
+    number = int(digits)
     if not 1 <= number <= 65535:
         raise SignalInputError(
             f"Signal connection Port {number} is outside 1-65535{where}: fix the Port field."
@@ -204,8 +206,6 @@ def api_url_with_port(host: str | None, port: object, source: str) -> str:
             f"Signal connection has Port {number} but no API URL (host){where}: set the host too, "
             "or clear the Port."
         )
-    if "://" not in text and text.count(":") >= 2 and not text.startswith("["):
-        text = f"[{text}]"  # a bare IPv6 address
     url = parse_api_url(text, source)
     if url.port is not None and url.port != number:
         raise SignalInputError(
@@ -213,6 +213,15 @@ def api_url_with_port(host: str | None, port: object, source: str) -> str:
             f"says {number}{where}: keep one of them."
         )
     return str(url.with_port(number))
+
+
+def _bracket_ipv6(host: str) -> str:
+    """``host`` with a bare IPv6 address (``::1``, ``http://::1/x``) put in brackets."""
+    scheme, sep, rest = host.rpartition("://")
+    authority, slash, path = rest.partition("/")
+    if authority.count(":") >= 2 and "[" not in authority:
+        authority = f"[{authority}]"
+    return f"{scheme}{sep}{authority}{slash}{path}"
 
 
 def _is_number(value: object, low: float, high: float) -> bool:

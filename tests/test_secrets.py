@@ -494,14 +494,14 @@ URL_PASSWORD = "url-secret-Pw9"
 @pytest.mark.parametrize(
     "host",
     [
-        "https://user:{pw}@api.example.com",
-        "https://:{pw}@api.example.com",
-        "https://{pw}@api.example.com",
-        "user:{pw}@api.example.com",
+        "https://user:{pw}@api.signal.invalid",
+        "https://:{pw}@api.signal.invalid",
+        "https://{pw}@api.signal.invalid",
+        "user:{pw}@api.signal.invalid",
         "http://user:{pw}@127.0.0.1:{port}",
-        "https://user:{pw}%40x@api.example.com",
-        "https://user:{pw}/x@api.example.com",
-        "https://user:{pw}@api.example.com:443/signal",
+        "https://user:{pw}%40x@api.signal.invalid",
+        "https://user:{pw}/x@api.signal.invalid",
+        "https://user:{pw}@api.signal.invalid:443/signal",
     ],
 )
 def test_credentials_in_the_api_url_are_refused_without_showing_them(
