@@ -901,3 +901,95 @@ def test_a_notifier_whose_destinations_render_empty_alerts_the_default_recipient
     set_connection(extra={"destinations": DEST})
     SignalNotifier(text="fell back", destinations=template)(alert_context())
     assert [(m.destination, m.text) for m in signal_api.messages] == [(DEST, "fell back")]
+
+
+# -- a TLS stream broken after the request was sent (issue 13) --------------------------------
+
+
+def self_signed_localhost(directory: Any) -> tuple[str, str]:
+    """A certificate and key for 127.0.0.1 (``cryptography`` comes with Airflow)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_a_2xx_whose_tls_stream_breaks_mid_body_may_have_been_delivered(
+    signal_api: Any, set_connection: Any, make_hook: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A real TLS server answers 200 with half a body, then garbage in place of the next TLS
+    record: the client sees a broken TLS stream after the request was processed."""
+    import os
+    import socket
+    import ssl
+    import threading
+
+    import requests.adapters
+
+    cert, key = self_signed_localhost(tmp_path)
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", cert)  # trust this test's certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(10)
+    received: list[bytes] = []
+
+    def serve() -> None:
+        with server.accept()[0] as raw, context.wrap_socket(raw, server_side=True) as tls:
+            tls.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+                data += tls.recv(65536)
+            received.append(data)
+            tls.sendall(
+                b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{"messa'
+            )
+            os.write(tls.fileno(), b"\x17\x03\x03\x00\x20" + b"\x00" * 32)  # not a record this session wrote
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        set_connection(
+            host=f"https://127.0.0.1:{server.getsockname()[1]}", extra={"timeout": 2, "retries": 2}
+        )
+        failure = send_failing(make_hook())
+    finally:
+        thread.join(10)
+        server.close()
+
+    assert len(received) == 1 and b'"destination": "447700900123"' in received[0]
+    assert failure.maybe_delivered is True and failure.status_code == 200
+    assert "may or may not have been delivered" in str(failure) and "HTTP 200" in str(failure)
+    assert "SSL" in str(failure) or "TLS" in str(failure)
