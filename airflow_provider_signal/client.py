@@ -453,11 +453,10 @@ def _char_forms(char: str) -> str:
     return "(?:" + "|".join(forms) + ")"
 
 
-def secret_pattern(secrets: tuple[str, ...]) -> re.Pattern[str]:
-    """One regex for every secret in every plausible encoding (see :func:`_char_forms`).
+def secret_spellings(secrets: tuple[str, ...]) -> list[str]:
+    """Each secret, and its base64 (standard and URL-safe, without padding), longest first.
 
-    Each secret also counts in base64 (standard and URL-safe, with or without padding),
-    so an API that echoes the password base64-encoded on its own is masked too.
+    So an API that echoes the password base64-encoded on its own is masked too.
     """
     spellings: set[str] = set()
     for secret in filter(None, secrets):
@@ -466,8 +465,16 @@ def secret_pattern(secrets: tuple[str, ...]) -> re.Pattern[str]:
         for b64 in (base64.b64encode(encoded), base64.urlsafe_b64encode(encoded)):
             spellings.add(b64.decode().rstrip("="))
         spellings.add(secret.rstrip("="))
-    ordered = sorted(spellings, key=len, reverse=True)  # longest first: nothing of one left behind
-    return re.compile("|".join("".join(_char_forms(char) for char in spelling) for spelling in ordered))
+    return sorted(spellings, key=len, reverse=True)  # longest first: nothing of one left behind
+
+
+def secret_pattern(spellings: list[str]) -> re.Pattern[str]:
+    """One regex for every spelling in every plausible encoding (see :func:`_char_forms`)."""
+    return re.compile("|".join("".join(_char_forms(char) for char in spelling) for spelling in spellings))
+
+
+_ESCAPE_MARKS = ("\\", "%", "&")
+"""A text without these can only hold a secret as is (or with ``+`` for a space)."""
 
 
 MAX_ANSWER_BYTES = 64 * 1024
@@ -492,7 +499,9 @@ class SignalClient:
         self.settings = settings
         self._session: requests.Session | None = None
         self._secrets = (settings.password, settings.basic_token)
-        self._secret_pattern = secret_pattern(self._secrets)
+        spellings = secret_spellings(self._secrets)
+        self._secret_pattern = secret_pattern(spellings)
+        self._plain_spellings = tuple({spelling.replace("+", " ") for spelling in spellings})
 
     def __repr__(self) -> str:
         return f"SignalClient(url={self.settings.message_url!r}, system_id={self.settings.system_id!r})"
@@ -510,6 +519,11 @@ class SignalClient:
 
     def redact(self, text: str) -> str:
         """Replace any secret in ``text``, in any plausible encoding, by ``***``."""
+        # Fast path (most answers): no escape characters and no secret as is, so nothing to mask.
+        if not any(mark in text for mark in _ESCAPE_MARKS):
+            plain = text.replace("+", " ")
+            if not any(spelling in plain for spelling in self._plain_spellings):
+                return text
         return self._secret_pattern.sub("***", text)
 
     def _redact_value(self, value: Any) -> Any:
