@@ -32,6 +32,7 @@ from airflow_provider_signal.defaults import (
     MESSAGE_PATH,
 )
 from airflow_provider_signal.errors import SignalAPIError, SignalInputError
+from airflow_provider_signal.validation import clean_text
 
 if TYPE_CHECKING:
     import requests
@@ -587,7 +588,8 @@ class SignalClient:
         try:
             response = self.session.post(
                 self.settings.message_url,
-                data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                # clean_text: a lone surrogate becomes U+FFFD, not a UnicodeEncodeError.
+                data=clean_text(json.dumps(body, ensure_ascii=False)).encode("utf-8"),
                 timeout=(self.settings.connect_timeout, self.settings.timeout),
                 allow_redirects=False,
                 stream=True,  # the body is read below, capped in size and time

@@ -805,6 +805,17 @@ def test_a_lone_surrogate_is_sent_replaced_to_every_recipient(signal_api: Any, m
     assert [m.text for m in signal_api.messages] == ["disk \ufffd full 🙂"] * 2
 
 
+def test_the_client_itself_sends_a_lone_surrogate_replaced(signal_api: Any) -> None:
+    """Also when called directly, without the hook's validation."""
+    from airflow_provider_signal.client import SignalClient, SignalClientSettings
+
+    settings = SignalClientSettings(signal_api.system_id, signal_api.password, api_url=signal_api.url)
+    with SignalClient(settings) as client:
+        result = client.post({"destination": DEST, "text": "half \ud83d pair"}, destination=DEST)
+    assert result["status_code"] == 200
+    assert [m.text for m in signal_api.messages] == ["half \ufffd pair"]
+
+
 class UnprintableError(Exception):
     def __str__(self) -> str:
         raise RuntimeError("__str__ is broken")
