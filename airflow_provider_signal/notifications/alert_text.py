@@ -69,16 +69,25 @@ def _duration(ti: Any, dag_run: Any) -> str | None:
     return None
 
 
+def _text_of(value: Any) -> str:
+    """``str(value)``, or a placeholder when its ``__str__`` raises or returns a non-string."""
+    try:
+        text = str(value)
+    except Exception as error:  # an exception's own __str__ may be broken: the alert still goes out
+        return f"<unprintable: str() raised {type(error).__name__}>"
+    return text
+
+
 def _error_line(exception: Any) -> str | None:
     if exception is None:
         return None
+    lines = _text_of(exception).strip().splitlines()
+    first = lines[0] if lines else ""
     if isinstance(exception, BaseException):
-        lines = str(exception).strip().splitlines()
-        first = lines[0] if lines else ""
-        text = f"{type(exception).__name__}: {first}" if first else type(exception).__name__
+        name = type(exception).__name__
+        text = f"{name}: {first}" if first else name
     else:
-        lines = str(exception).strip().splitlines()
-        text = lines[0] if lines else ""
+        text = first
     if len(text) > _ERROR_LINE_MAX:
         text = text[: _ERROR_LINE_MAX - len(SHORTENED_MARKER)] + SHORTENED_MARKER
     return text or None
@@ -106,8 +115,10 @@ def build_alert_text(context: Mapping[str, Any], kind: str | None = None) -> str
     lines = [_HEADLINES.get(kind, _HEADLINES["failure"]).format(what=what)]
 
     def add(label: str, value: Any) -> None:
-        if value not in (None, ""):
-            lines.append(f"{label}: {value}")
+        if value is not None:
+            text = _text_of(value)
+            if text:
+                lines.append(f"{label}: {text}")
 
     add("DAG", dag_id)
     add("Task", task_id)

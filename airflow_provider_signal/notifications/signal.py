@@ -68,7 +68,10 @@ class SignalNotifier(_compat.BaseNotifier):
         # a serialized DAG without a template environment: render with the default one there.
         # (The base classes' render_template_fields would also insist on context["dag"] on 2.11.)
         env = clone.get_template_env(dag=dag if hasattr(dag, "get_template_env") else None)
-        clone._do_render_template_fields(clone, clone.template_fields, context, env, set())
+        for name in clone.template_fields:
+            # Set every rendered value, also an empty one: Airflow 2.11 keeps the template when a
+            # field renders empty, and destinations "{{ '' }}" must mean "the default recipients".
+            setattr(clone, name, clone.render_template(getattr(clone, name), context, env, set()))
         return clone
 
     def _render(self, template: Any, context: Any, dag: Any = None) -> Any:
