@@ -78,6 +78,8 @@ def _senders(deployment: Deployment, destination: str) -> set[str]:
             kinds.add("scheduler")
         else:
             kinds.add(where.removeprefix("component:"))
+    if "task" in kinds:  # Airflow 3's LocalExecutor also echoes its tasks' logs to the scheduler's output
+        kinds.discard("scheduler")
     return kinds
 
 
