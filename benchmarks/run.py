@@ -134,27 +134,81 @@ def _send_figures(result: dict[str, Any]) -> list[Figure]:
 
 
 def _fanout_figures(result: dict[str, Any]) -> list[Figure]:
+    def per_run(counts: list[Any]) -> str:
+        return ", ".join(map(str, counts))
+
     section = f"3. fan-out ({result['recipients']} recipients, new hook each run)"
     connections: list[int] = result["connections"]
+    fast_one = result["fast_sequential"]
+    slow_one, slow_pool, hang = result["slow_sequential"], result["slow_pool"], result["hang"]
+    slow = (
+        f"3. fan-out ({slow_pool['recipients']} recipients, API answers {result['latency'] * MS:.0f} ms late)"
+    )
+    silent = (
+        f"3. fan-out ({hang['recipients']} recipients, API never answers; timeout {fanout.HANG_TIMEOUT:g} s, "
+        f"0 retries: time_budget {hang['budget']:g} s)"
+    )
+    deadline = hang["budget"] + 1  # one time_budget, plus 1 s for starting threads
     return [
         Figure(
             section,
-            "wall time (hook, connection look-up, all sends, close)",
+            f"wall time (hook, connection look-up, all sends, close), {result['workers']} at a time",
             result["seconds"].format(MS, "ms"),
         ),
         Figure(
             section,
             "TCP connections the emulator accepted, per run",
-            ", ".join(map(str, connections)),
+            per_run(connections),
             "≤ 4",
             max(connections) <= 4,
         ),
         Figure(
+            section, "wall time, one at a time (`fanout_workers=1`)", fast_one["seconds"].format(MS, "ms")
+        ),
+        Figure(
             section,
             "every recipient's message arrived in every run",
-            str(result["all_delivered"]),
+            str(result["all_delivered"] and fast_one["all_delivered"]),
             "True",
-            bool(result["all_delivered"]),
+            bool(result["all_delivered"] and fast_one["all_delivered"]),
+        ),
+        Figure(
+            slow,
+            "wall time, one at a time (`fanout_workers=1`: before the pool)",
+            slow_one["seconds"].format(1, "s"),
+        ),
+        Figure(slow, "TCP connections per run, one at a time", per_run(slow_one["connections"])),
+        Figure(slow, f"wall time, {slow_pool['workers']} at a time", slow_pool["seconds"].format(1, "s")),
+        Figure(
+            slow,
+            f"TCP connections per run, {slow_pool['workers']} at a time",
+            per_run(slow_pool["connections"]),
+            "≤ 4",
+            max(slow_pool["connections"]) <= 4,
+        ),
+        Figure(
+            slow,
+            "one at a time ÷ pool (ratio of medians)",
+            f"{slow_one['seconds'].median / slow_pool['seconds'].median:.1f}×",
+        ),
+        Figure(
+            slow,
+            "every recipient's message arrived in every run",
+            str(slow_one["all_delivered"] and slow_pool["all_delivered"]),
+            "True",
+            bool(slow_one["all_delivered"] and slow_pool["all_delivered"]),
+        ),
+        Figure(
+            silent,
+            f"wall time, {hang['workers']} at a time",
+            hang["seconds"].format(1, "s"),
+            f"≤ {deadline:g} s",
+            hang["seconds"].high <= deadline,
+        ),
+        Figure(
+            silent,
+            "requests made / recipients reported not sent, per run",
+            per_run([f"{r} / {hang['recipients'] - r}" for r in hang["requests"]]),
         ),
     ]
 

@@ -198,3 +198,21 @@ def test_a_connection_added_with_the_cli_tests_and_sends(airflow_env: AirflowEnv
     [message] = [m for m in emulator.messages if m.text == "added with the CLI"]
     assert (message.destination, message.auth) == ("447700900800", "payload")
     assert emulator.password not in run.output + tested.stdout + tested.stderr
+
+
+def test_bad_input_fails_the_operator_at_once_without_using_its_retries(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_fail_fast")
+    for task_id in ("bad_number", "too_long"):
+        assert run.states[task_id] == ["failed"], run.output[-3000:]
+        assert run.texts_to("447700900811").count(f"failed {task_id} on try 1") == 1
+        assert f"retry of {task_id}" not in run.texts_to("447700900810")
+    assert "AirflowFailException" in run.output
+    assert "'12345'" in run.output  # the input error, named
+    assert not any(m.destination in ("12345", "447700900812") for m in run.messages)  # nothing sent
+
+
+def test_a_delivery_failure_still_uses_the_operators_retries(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_fail_fast")
+    assert run.states["api_down"] == ["failed"]
+    assert run.texts_to("447700900810").count("retry of api_down") == 2
+    assert run.texts_to("447700900811").count("failed api_down on try 3") == 1

@@ -37,6 +37,11 @@ class SignalNotifier(_compat.BaseNotifier):
         use when ``text`` is ``None``. When not given, a notifier of a human-in-the-loop
         operator (``notifiers=``, Airflow 3.1+) sends the "input needed" text with the link to
         answer in the UI; otherwise the kind is guessed from the context.
+    :param timeout: seconds to wait for the API's answer, for this alert only; ``None`` for
+        the connection's ``timeout``. With ``retries`` it bounds the alert: the whole send,
+        to any number of recipients, takes about one ``time_budget`` of these settings.
+    :param retries: extra attempts where the API cannot have received the message, for
+        this alert only; ``None`` for the connection's ``retries``.
     """
 
     template_fields: Sequence[str] = ("text", "destinations", "signal_conn_id")
@@ -48,6 +53,8 @@ class SignalNotifier(_compat.BaseNotifier):
         destinations: str | list[str] | None = None,
         signal_conn_id: str = DEFAULT_CONN_ID,
         kind: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
         context: Context | None = None,
     ) -> None:
         super().__init__()
@@ -55,6 +62,8 @@ class SignalNotifier(_compat.BaseNotifier):
         self.destinations = destinations
         self.signal_conn_id = signal_conn_id
         self.kind = kind
+        self.timeout = timeout
+        self.retries = retries
         self.context = context or {}
 
     def rendered(self, context: Context) -> SignalNotifier:
@@ -76,7 +85,7 @@ class SignalNotifier(_compat.BaseNotifier):
         """Send the (already rendered) message; raises if any destination failed."""
         from airflow_provider_signal.hooks.signal import SignalHook
 
-        hook = SignalHook(signal_conn_id=str(self.signal_conn_id))
+        hook = SignalHook(signal_conn_id=str(self.signal_conn_id), timeout=self.timeout, retries=self.retries)
         try:
             text = self.text
             if text is None:
