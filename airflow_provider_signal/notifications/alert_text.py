@@ -144,3 +144,45 @@ def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - len(SHORTENED_MARKER))] + SHORTENED_MARKER
+
+
+_INPUT_BODY_MAX = 1000
+
+
+def build_input_request_text(
+    context: Mapping[str, Any],
+    *,
+    subject: str,
+    options: list[str],
+    body: str | None = None,
+    defaults: list[str] | None = None,
+    multiple: bool = False,
+    link: str | None = None,
+    respond_by: str | None = None,
+) -> str:
+    """The default message of a human-in-the-loop task (Airflow 3.1+): a person's input is needed.
+
+    Says where (DAG, task, run), what is asked (the subject and body), the choices, what
+    happens without an answer, and the link to the UI page where the person answers.
+    """
+    ti = _get(context, "ti") or _get(context, "task_instance")
+    dag_run = _get(context, "dag_run")
+    lines = ["✋ Airflow needs your input"]
+
+    def add(label: str, value: Any) -> None:
+        if value not in (None, ""):
+            lines.append(f"{label}: {value}")
+
+    add("DAG", _first(_attr(_get(context, "dag"), "dag_id"), _attr(ti, "dag_id")))
+    add("Task", _attr(ti, "task_id"))
+    add("Run", _first(_get(context, "run_id"), _attr(dag_run, "run_id")))
+    add("Subject", subject)
+    if body and body.strip():
+        lines.extend(["", shorten(body.strip(), _INPUT_BODY_MAX), ""])
+    add("Options", f"{', '.join(options)} ({'one or more' if multiple else 'choose one'})")
+    if defaults:
+        add(f"If no answer by {respond_by}" if respond_by else "Default", ", ".join(defaults))
+    elif respond_by:
+        add("Answer by", respond_by)
+    add("Respond", link)
+    return "\n".join(lines)
