@@ -154,7 +154,7 @@ def listener_time(calls: int, env: dict[str, str], log_dir: Path) -> dict[str, A
     if migrate.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{migrate.stdout[-3000:]}{migrate.stderr[-3000:]}")
     with EmulatorProcess() as emulator:
-        emulator.control.fail_next(10_000, action="hang", hang_seconds=120)
+        emulator.control.fail_next(1000, action="hang", hang_seconds=120)
         worker = run_worker(
             "alerts.py",
             ["--calls", str(calls)],

@@ -355,7 +355,7 @@ class Deployment:
         started = time.monotonic()
         self.emulator.start()
         self.hanging_api.start()
-        self.hanging_api.fail_next(100_000, action="hang", hang_seconds=120)
+        self.hanging_api.fail_next(1000, action="hang", hang_seconds=120)  # the emulator allows 1..1000
         self.env = {
             **isolated_env(self.home),
             **config_env(self._settings()),
