@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -232,3 +233,16 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_the_dags_tags_come_from_the_run_when_it_carries_its_dag(
+    signal_api: SignalAPIEmulator, listener_for: Callable[..., SignalAlertListener]
+) -> None:
+    # `airflow dags test` on 2.11 stores no tags in the database; the DagRun still carries its DAG
+    add_dag("send_tags_on_run")  # no tags in the database
+    run = add_run("send_tags_on_run", "run_1", "failed", T0)
+    run.dag = SimpleNamespace(tags={"team-a"}, dagrun_timeout=None)
+    listener = listener_for(routes={"team-a": (TEAM_A,)})
+    listener.on_dag_run_failed(dag_run=run, msg="task_failure")
+    listener.before_stopping(component=None)
+    assert [m.destination for m in signal_api.messages] == [TEAM_A]

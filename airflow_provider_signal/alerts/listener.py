@@ -34,6 +34,15 @@ def _date(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
+def _tags(value: Any) -> tuple[str, ...] | None:
+    if value is None or isinstance(value, str):
+        return None
+    try:
+        return tuple(sorted(str(tag) for tag in value))
+    except TypeError:
+        return None
+
+
 def event_from_dag_run(kind: str, dag_run: Any, msg: str) -> RunEvent:
     """Plain values off ``dag_run`` (attributes the scheduler has already loaded)."""
     run_type = getattr(dag_run, "run_type", None)
@@ -52,6 +61,7 @@ def event_from_dag_run(kind: str, dag_run: Any, msg: str) -> RunEvent:
         msg=str(msg or ""),
         dagrun_timeout=_seconds(getattr(dag, "dagrun_timeout", None)),
         clear_number=int(getattr(dag_run, "clear_number", 0) or 0),
+        tags=_tags(getattr(dag, "tags", None)),
     )
 
 

@@ -38,6 +38,7 @@ class RunEvent:
     msg: str = ""
     dagrun_timeout: float | None = None  # seconds, when the DAG has one
     clear_number: int = 0  # how often the run was cleared: a cleared run that fails again is news
+    tags: tuple[str, ...] | None = None  # the DAG's tags when the run carried its DAG, else read from the DB
 
     @property
     def manual(self) -> bool:

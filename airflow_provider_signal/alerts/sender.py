@@ -150,7 +150,7 @@ class AlertSender:
 
         settings = self.settings
         with create_session() as session:
-            tags = storm.dag_tags(session, event.dag_id)
+            tags = list(event.tags) if event.tags is not None else storm.dag_tags(session, event.dag_id)
             if settings.is_muted(event.dag_id, tags):
                 log.info("Signal alert for %s not sent: the DAG is muted.", _describe(event))
                 return
