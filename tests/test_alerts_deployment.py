@@ -59,19 +59,7 @@ def first_runs(alerts: Deployment) -> dict[str, list[str]]:
         "alerts_storm": [{}] * STORM_RUNS,
     }
     alerts.wait_for_dags(*plan)
-    return {dag_id: [trigger(alerts, dag_id, conf) for conf in confs] for dag_id, confs in plan.items()}
-
-
-def trigger(deployment: Deployment, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-    """Start a run; again after a moment if SQLite was busy (the API then answers 500 "Database error")."""
-    for attempt in range(3):
-        try:
-            return deployment.trigger(dag_id, conf=conf)
-        except pytest.fail.Exception as error:
-            if "Database error" not in str(error) or attempt == 2:
-                raise
-            time.sleep(2)
-    raise AssertionError("unreachable")
+    return {dag_id: [alerts.trigger(dag_id, conf=conf) for conf in confs] for dag_id, confs in plan.items()}
 
 
 def about(dag_id: str) -> Callable[[ReceivedMessage], bool]:
@@ -154,7 +142,7 @@ def test_a_routed_dag_alerts_its_team_only(alerts: Deployment, first_runs: dict[
 def test_a_recovery_follows_the_failure(alerts: Deployment, first_runs: dict[str, list[str]]) -> None:
     finish(alerts, "alerts_recovery", first_runs["alerts_recovery"])
     wait_for_alerts(alerts, "alerts_recovery", 1)
-    run_id = trigger(alerts, "alerts_recovery", {"fail": False})
+    run_id = alerts.trigger("alerts_recovery", {"fail": False})
     finish(alerts, "alerts_recovery", [run_id], expected="success")
     failure, recovery = wait_for_alerts(alerts, "alerts_recovery", 2)
     assert failure.text.startswith("❌ Airflow DAG run failed")
@@ -176,7 +164,7 @@ def test_ten_failures_in_the_cooldown_give_one_alert_and_the_next_counts_them_af
     scheduler = alerts.components["scheduler"]
     scheduler.env["AIRFLOW__SIGNAL_ALERTS__COOLDOWN"] = "0"
     alerts.restart("scheduler")
-    run_id = trigger(alerts, "alerts_storm")
+    run_id = alerts.trigger("alerts_storm")
     finish(alerts, "alerts_storm", [run_id])
     _, second = wait_for_alerts(alerts, "alerts_storm", 2)
     assert f"Run: {run_id}" in second.text
@@ -193,8 +181,8 @@ def test_a_hanging_api_never_holds_up_the_scheduler(
     alerts.emulator.fail_next(1000, action="hang", hang_seconds=60)
     try:
         started = time.monotonic()
-        victims = [trigger(alerts, "alerts_hang_victim") for _ in range(3)]
-        healthy = [trigger(alerts, "alerts_healthy") for _ in range(3)]
+        victims = [alerts.trigger("alerts_hang_victim") for _ in range(3)]
+        healthy = [alerts.trigger("alerts_healthy") for _ in range(3)]
         finish(alerts, "alerts_hang_victim", victims)
         finish(alerts, "alerts_healthy", healthy, expected="success")
         took = time.monotonic() - started
@@ -216,7 +204,7 @@ def test_a_hanging_api_never_holds_up_the_scheduler(
     not AIRFLOW_3, reason="Airflow 2.11 fires no listener when a run is marked failed in the UI"
 )
 def test_a_run_marked_failed_by_hand_does_not_alert_by_default(alerts: Deployment) -> None:
-    run_id = trigger(alerts, "alerts_manual")
+    run_id = alerts.trigger("alerts_manual")
     alerts.wait_for_task_state("alerts_manual", run_id, "long_running", ["running"])
     path = f"/dags/alerts_manual/dagRuns/{urllib.parse.quote(run_id)}"
     alerts.api("PATCH", path, {"state": "failed"})
