@@ -67,7 +67,7 @@ constraints: $(UV)
 		echo "apache-airflow==$$v" > $$req; \
 		sed -n '/^test = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"' >> $$req; \
 		echo "requests>=2.31" >> $$req; \
-		echo "urllib3>=2" >> $$req; \
+		echo "urllib3>=2.6" >> $$req; \
 		$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
 			--output-file constraints/airflow-$$v.txt $$req || exit 1; \
 	done
@@ -134,13 +134,14 @@ chromium:
 # ---------------------------------------------------------------------------------------------
 # Dependency floors that are true: the client, hook and fault tests on the lowest versions
 # pyproject.toml allows of every direct dependency (uv's lowest-direct resolution: Airflow 2.11.0,
-# requests 2.31.0, urllib3 2.0.2 as 2.0.0 and 2.0.1 are yanked, and the test extras' floors), on
+# requests 2.31.0, urllib3 2.6.0, and the test extras' floors), on
 # the lowest Python it allows when that is installed. constraints/lowest-direct.txt pins them and
 # the transitive dependencies as the registry was on LOWEST_DATE, a few days after Airflow 2.11.0:
 # newer transitive releases, installed without Airflow's constraints, are not what 2.11.0 was
-# released with.
+# released with; only urllib3 may be newer (LOWEST_URLLIB3_DATE), as its floor 2.6.0 came later.
 LOWEST_VENV := .venv-lowest
 LOWEST_DATE ?= 2025-05-25
+LOWEST_URLLIB3_DATE ?= 2026-01-01
 # The lowest Python that runs, 3.10 (pyproject's floor) first, on PATH or installed by pyenv;
 # Airflow 2.11.0 stops at 3.12. Else $(PYTHON).
 LOWEST_PYTHON ?= $(firstword $(shell for v in 3.10 3.11 3.12; do \
@@ -168,7 +169,8 @@ constraints-lowest: $(UV)
 	mkdir -p constraints
 	rm -f $(LOWEST_CONSTRAINTS)  # uv would prefer the old pins; resolve afresh
 	$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
-		--resolution lowest-direct --exclude-newer $(LOWEST_DATE) --extra test \
+		--resolution lowest-direct --exclude-newer $(LOWEST_DATE) \
+		--exclude-newer-package urllib3=$(LOWEST_URLLIB3_DATE) --extra test \
 		--no-emit-package airflow-provider-signal \
 		--output-file $(LOWEST_CONSTRAINTS) pyproject.toml
 

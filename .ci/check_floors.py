@@ -3,8 +3,8 @@
 For every ``Requires-Dist`` of the installed ``airflow-provider-signal`` (runtime and the
 ``test`` extra) with a ``>=`` floor, the installed version must satisfy the requirement and
 belong to the floor's own release series: ``apache-airflow>=2.11`` must find 2.11.x,
-``urllib3>=2`` 2.0.x. (Exact equality is too strict: a resolver skips yanked releases, so
-``urllib3>=2`` resolves to 2.0.2.) Exits 1, naming each dependency above its floor.
+``urllib3>=2.6`` 2.6.x. (Exact equality is too strict: a resolver skips yanked releases, so
+``urllib3>=2`` would resolve to 2.0.2.) Exits 1, naming each dependency above its floor.
 """
 
 from __future__ import annotations
