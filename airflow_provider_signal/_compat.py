@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def exception_being_reported(context: Any) -> BaseException | None:
     runner's ``finalize(ti, state, context, log, error)`` is then on the call stack with this very
     context; its ``error`` is the exception. Returns ``None`` anywhere else.
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     for _ in range(_MAX_FRAMES):
         if frame is None:
             break
