@@ -204,4 +204,12 @@ def test_a_connection_added_with_the_cli_tests_and_sends(airflow_env: AirflowEnv
     assert run.states["send"] == ["success"], run.output[-3000:]
     [message] = [m for m in emulator.messages if m.text == "added with the CLI"]
     assert (message.destination, message.auth) == ("447700900800", "payload")
-    assert emulator.password not in run.output + tested.stdout + tested.stderr
+    output = _without_airflows_own_mask_requests(run.output + tested.stdout + tested.stderr)
+    assert emulator.password not in output
+
+
+def _without_airflows_own_mask_requests(output: str) -> str:
+    # `dags test` on Airflow 3.0 prints Airflow's own requests to mask the connection's password at
+    # DEBUG, whatever the log level (README, Airflow versions); test_lines.py checks that the
+    # provider adds none of these lines.
+    return "\n".join(line for line in output.splitlines() if "msg=MaskSecret(value=" not in line)
