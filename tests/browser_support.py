@@ -14,9 +14,7 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from airflow_support import AIRFLOW, free_port, isolated_env, run_airflow, tail
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -40,11 +40,7 @@ APT_TIMEOUT = 900.0
 MIGRATE_TIMEOUT = 180.0
 SERVER_START_TIMEOUT = 120.0
 SERVER_STOP_TIMEOUT = 15.0
-AIRFLOW = [sys.executable, "-m", "airflow"]
-
-
-def _tail(text: str, lines: int = 40) -> str:
-    return "\n".join(text.splitlines()[-lines:])
+_tail = tail
 
 
 def ensure_chromium() -> str:
@@ -86,12 +82,6 @@ def ensure_chromium() -> str:
     return CHROMIUM
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class AirflowAPIServer:
     """A real ``airflow api-server`` on 127.0.0.1 with its own throwaway AIRFLOW_HOME (SQLite).
 
@@ -109,10 +99,8 @@ class AirflowAPIServer:
         self._process: subprocess.Popen[bytes] | None = None
         self.startup_seconds = 0.0
         # Nothing from the test process's own Airflow set-up (conftest, signal_api) leaks in.
-        inherited = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
         self.env = {
-            **inherited,
-            "AIRFLOW_HOME": str(home),
+            **isolated_env(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
@@ -122,28 +110,13 @@ class AirflowAPIServer:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-            "PYTHONUNBUFFERED": "1",
         }
 
     # -- commands -------------------------------------------------------------------
 
     def airflow(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
         """Run ``airflow ARGS`` with this server's AIRFLOW_HOME; killed if it outlives ``timeout``."""
-        try:
-            return subprocess.run(
-                [*AIRFLOW, *args],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            output = exc.stdout or ""
-            if isinstance(output, bytes):
-                output = output.decode(errors="replace")
-            pytest.fail(f"`airflow {' '.join(args)}` did not finish within {timeout:g} s.\n{_tail(output)}")
+        return run_airflow(*args, env=self.env, timeout=timeout)
 
     # -- life cycle -----------------------------------------------------------------
 

@@ -72,3 +72,36 @@ def invalid_names_do_not_resolve(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from local_network import refuse_invalid_names
 
     return refuse_invalid_names(monkeypatch)
+
+
+# -- the real-deployment harness (tests/airflow_support.py) ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def airflow_deployments(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Starts real Airflow deployments on demand (``.get(name, dag_files=, config=, env=)``),
+    each once per session; all are stopped at the end of the session."""
+    from airflow_support import deployments
+
+    with deployments(tmp_path_factory.mktemp("deployments")) as made:
+        yield made
+
+
+@pytest.fixture(scope="session")
+def airflow_deployment(airflow_deployments: Any) -> Any:
+    """The shared real Airflow deployment (DAGs from tests/dag_files/deployment/), started once."""
+    return airflow_deployments.get("default")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing test that used a real deployment gets the tail of each component's log."""
+    outcome = yield
+    report = outcome.get_result()
+    uses = {"airflow_deployment", "airflow_deployments"} & set(getattr(item, "fixturenames", ()))
+    if report.failed and uses:
+        from airflow_support import log_report
+
+        logs = log_report()
+        if logs:
+            report.sections.append(("Airflow component logs", logs))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_signal.testing import ReceivedMessage, SignalAPIEmulator
+from airflow_support import run_airflow
 
 DAG_FILES = Path(__file__).parent / "dag_files"
 LOGICAL_DATE = "2026-01-01T00:00:00+00:00"
@@ -51,14 +51,7 @@ class AirflowEnv:
         self._runs: dict[str, DagRunResult] = {}
 
     def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "airflow", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_airflow(*args, env=self.env, timeout=timeout)
 
     def run(self, dag_id: str) -> DagRunResult:
         if dag_id not in self._runs:

@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 
 from airflow_provider_signal.provider_info import get_provider_info
+from airflow_support import run_airflow
 
 
 def test_provider_info_validates_against_airflows_own_schema() -> None:
@@ -147,13 +148,8 @@ def test_our_airflow_facing_modules_do_not_import_requests(module: str) -> None:
 
 
 def test_airflow_cli_lists_the_provider() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "airflow", "providers", "list", "--output", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
+    out = run_airflow("providers", "list", "--output", "json", timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
     [listing] = [line for line in out.stdout.splitlines() if line.startswith("[{")]  # not log lines
     packages = {p["package_name"] for p in json.loads(listing)}
     assert "airflow-provider-signal" in packages

@@ -1,0 +1,601 @@
+"""Running real Airflow from tests: the CLI runner, free ports and a real deployment.
+
+One place for what several test modules need:
+
+- :func:`run_airflow` runs ``airflow ARGS`` in a subprocess with a time-out;
+- :func:`free_port` finds a free TCP port on 127.0.0.1;
+- :class:`Deployment` is a real Airflow on a throwaway SQLite ``AIRFLOW_HOME`` with the
+  project's emulator, its components started as processes (Airflow 3: API server,
+  scheduler with the LocalExecutor, DAG processor, triggerer; Airflow 2.11: webserver,
+  scheduler with the SequentialExecutor, which is all 2.11 allows on SQLite, triggerer).
+
+The fixtures (registered in ``tests/conftest.py``)::
+
+    def test_x(airflow_deployment):              # the shared deployment, started once per session
+        run_id = airflow_deployment.trigger("my_dag", conf={"n": 1})
+        assert airflow_deployment.wait_for_run("my_dag", run_id, timeout=240) == "success"
+        assert airflow_deployment.task_states("my_dag", run_id) == {"t": "success"}
+        texts = [m.text for m in airflow_deployment.emulator.messages]
+
+    def test_y(airflow_deployments):            # a second deployment with its own settings
+        alerts = airflow_deployments.get(
+            "alerts",
+            dag_files=[DAG_FILES / "alerts_dags.py"],
+            config={"signal_alerts": {"enabled": "True"}},
+            env={"MY_VAR": "1"},
+        )
+
+The shared deployment loads every DAG file in ``tests/dag_files/deployment/``: a test
+module that only needs DAGs adds its file there. Connections every deployment defines
+(environment variables, so every component reads them):
+
+- ``signal_default``: the emulator (:attr:`Deployment.emulator`), default recipient
+  ``447700900999``;
+- ``signal_down``: a closed port on 127.0.0.1 (connection refused), ``timeout`` 2, ``retries`` 1;
+- ``signal_hang``: a second emulator that accepts every request and never answers
+  (:attr:`Deployment.hanging_api`), ``timeout`` 2, ``retries`` 1.
+
+Every wait has a time-out; every process is stopped by its process group when the
+session ends; a failing test gets the tail of each component's log in its report
+(the ``pytest_runtest_makereport`` hook in conftest calls :func:`log_report`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_signal.testing import SignalAPIEmulator
+
+AIRFLOW = [sys.executable, "-m", "airflow"]
+AIRFLOW_VERSION = tuple(int(part) for part in version("apache-airflow").split(".")[:2])
+AIRFLOW_3 = AIRFLOW_VERSION >= (3, 0)
+DAG_FILES = Path(__file__).resolve().parent / "dag_files"
+SHARED_DAG_FOLDER = DAG_FILES / "deployment"
+DEFAULT_DESTINATION = "447700900999"
+FINISHED = frozenset({"success", "failed"})
+
+MIGRATE_TIMEOUT = 300.0
+START_TIMEOUT = 240.0
+DAG_PARSE_TIMEOUT = 180.0
+STOP_TIMEOUT = 15.0
+POLL_SECONDS = 1.0
+
+
+# -- the CLI and the network ------------------------------------------------------------
+
+
+def tail(text: str, lines: int = 40) -> str:
+    """The last ``lines`` lines of ``text``."""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_airflow(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 300.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``airflow ARGS`` with ``env`` (default: this process's); fail the test after ``timeout`` s."""
+    try:
+        return subprocess.run(
+            [*AIRFLOW, *args],
+            env=dict(os.environ if env is None else env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        output = exc.stdout or ""
+        if isinstance(output, bytes):
+            output = output.decode(errors="replace")
+        pytest.fail(f"`airflow {' '.join(args)}` did not finish within {timeout:g} s.\n{tail(output)}")
+
+
+def config_env(config: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{"section": {"key": value}}`` as the ``AIRFLOW__SECTION__KEY`` variables Airflow reads."""
+    return {
+        f"AIRFLOW__{section.upper()}__{key.upper()}": str(value)
+        for section, options in config.items()
+        for key, value in options.items()
+    }
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """This process's environment without any ``AIRFLOW*`` variable, with ``AIRFLOW_HOME`` set."""
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    # Executors start `airflow tasks run ...` by name: this virtualenv's `airflow` comes first.
+    path = os.pathsep.join([str(Path(sys.executable).parent), inherited.get("PATH", os.defpath)])
+    return {**inherited, "AIRFLOW_HOME": str(home), "PATH": path, "PYTHONUNBUFFERED": "1"}
+
+
+# -- one component: a process with its own log -----------------------------------------
+
+
+class Component:
+    """One Airflow process (``airflow scheduler`` ...) in its own process group, logging to a file."""
+
+    def __init__(self, name: str, args: Sequence[str], env: Mapping[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.args = list(args)
+        self.env = dict(env)
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"\n===== start #{self.starts}: airflow {' '.join(self.args)} =====\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                [*AIRFLOW, *self.args],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() reaches its children too
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def exited(self) -> int | None:
+        """The exit code if the process has ended, else ``None``."""
+        return None if self.process is None else self.process.poll()
+
+    def terminate(self) -> None:
+        """Send SIGTERM to the process group (see :meth:`stop`)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM the process group, SIGKILL what is left after ``timeout`` seconds."""
+        self.terminate()
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            process.wait(timeout=max(timeout, 0.1))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # children left behind by a hard exit
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return tail(self.log_path.read_text(errors="replace"), lines)
+        except OSError:
+            return f"(no {self.name} log)"
+
+
+# -- a deployment -------------------------------------------------------------------------
+
+
+class Deployment:
+    """A real Airflow deployment for tests. See the module docstring for what it holds.
+
+    :param home: an empty directory for ``AIRFLOW_HOME`` (DAGs, logs, SQLite database).
+    :param dag_files: DAG files copied into the deployment's DAGs folder.
+    :param config: extra ``airflow.cfg`` settings, ``{"section": {"key": value}}``; they
+        override the harness's own.
+    :param env: extra environment variables for every component and CLI call.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        dag_files: Iterable[Path] = (),
+        config: Mapping[str, Mapping[str, Any]] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.home = home
+        self.dags_folder = home / "dags"
+        self.dags_folder.mkdir(parents=True, exist_ok=True)
+        for path in dag_files:
+            shutil.copy(path, self.dags_folder / Path(path).name)
+        self.line = 3 if AIRFLOW_3 else 2
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        #: the Signal API every component's ``signal_default`` connection points at
+        self.emulator = SignalAPIEmulator(system_id="deployment", password="deployment-password-1")
+        #: a Signal API that reads each request and never answers (connection ``signal_hang``)
+        self.hanging_api = SignalAPIEmulator(system_id="hang", password="hang-password-1")
+        self.env: dict[str, str] = {}
+        self.components: dict[str, Component] = {}
+        self.startup_seconds = 0.0
+        self._extra_config = config or {}
+        self._extra_env = dict(env or {})
+        self._token: str | None = None
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _settings(self) -> dict[str, dict[str, Any]]:
+        """What the harness sets in ``airflow.cfg`` (as environment variables) on each line."""
+        common: dict[str, dict[str, Any]] = {
+            "core": {
+                "dags_folder": self.dags_folder,
+                "load_examples": "False",
+                "dags_are_paused_at_creation": "False",
+                "parallelism": 8,
+                "default_task_retry_delay": 1,
+                "killed_task_cleanup_time": 5,
+            },
+            "database": {"sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}"},
+            "logging": {
+                "base_log_folder": self.home / "logs",
+                "worker_log_server_port": free_port(),  # not Airflow's 8793
+                "trigger_log_server_port": free_port(),  # not Airflow's 8794
+            },
+            "scheduler": {
+                "scheduler_heartbeat_sec": 1,
+                "job_heartbeat_sec": 1,
+                "scheduler_idle_sleep_time": 0.5,
+            },
+            "triggerer": {"job_heartbeat_sec": 1},
+        }
+        if self.line == 3:
+            common["core"].update(
+                {
+                    "executor": "LocalExecutor",
+                    "execution_api_server_url": f"{self.url}/execution/",
+                    "auth_manager": (
+                        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+                    ),
+                    "simple_auth_manager_all_admins": "True",
+                }
+            )
+            common["api"] = {
+                "base_url": self.url,
+                "host": "127.0.0.1",
+                "port": self.port,
+                "workers": 1,
+                "secret_key": secrets.token_hex(16),
+            }
+            common["api_auth"] = {"jwt_secret": secrets.token_hex(32)}
+            common["dag_processor"] = {
+                "refresh_interval": 5,
+                "min_file_process_interval": 5,
+                "parsing_processes": 1,
+                "bundle_refresh_check_interval": 1,
+            }
+            common["scheduler"].update(
+                {
+                    "task_instance_heartbeat_timeout": 30,
+                    "task_instance_heartbeat_timeout_detection_interval": 5,
+                }
+            )
+            common["workers"] = {"min_heartbeat_interval": 1}
+        else:
+            common["core"]["executor"] = "SequentialExecutor"  # 2.11 refuses any other on SQLite
+            common["webserver"] = {
+                "base_url": self.url,
+                "web_server_host": "127.0.0.1",
+                "web_server_port": self.port,
+                "workers": 1,
+                "secret_key": secrets.token_hex(16),
+                "worker_refresh_batch_size": 0,
+                "reload_on_plugin_change": "False",
+            }
+            common["api"] = {"auth_backends": "airflow.api.auth.backend.default"}
+            common["scheduler"].update(
+                {
+                    "min_file_process_interval": 5,
+                    "dag_dir_list_interval": 5,
+                    "parsing_processes": 1,
+                    "scheduler_zombie_task_threshold": 30,
+                    "zombie_detection_interval": 5,
+                }
+            )
+        for section, options in self._extra_config.items():
+            common.setdefault(section, {}).update(options)
+        return common
+
+    def _connections(self) -> dict[str, str]:
+        def down() -> str:
+            closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused
+            conn = {"conn_type": "signal", "login": "x", "password": "down-password-1", "host": closed}
+            return json.dumps({**conn, "extra": {"retries": 1, "timeout": 2}})
+
+        return {
+            "AIRFLOW_CONN_SIGNAL_DEFAULT": self.emulator.connection_json(destinations=DEFAULT_DESTINATION),
+            "AIRFLOW_CONN_SIGNAL_DOWN": down(),
+            "AIRFLOW_CONN_SIGNAL_HANG": self.hanging_api.connection_json(timeout=2, retries=1),
+        }
+
+    def _component_args(self) -> dict[str, list[str]]:
+        if self.line == 3:
+            return {
+                "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.port)],
+                "scheduler": ["scheduler"],
+                "dag-processor": ["dag-processor"],
+                "triggerer": ["triggerer"],
+            }
+        return {
+            "webserver": ["webserver", "--hostname", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
+            "scheduler": ["scheduler"],
+            "triggerer": ["triggerer"],
+        }
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> Deployment:
+        """Migrate the database, start the emulators and every component; wait until all are healthy."""
+        started = time.monotonic()
+        self.emulator.start()
+        self.hanging_api.start()
+        self.hanging_api.fail_next(100_000, action="hang", hang_seconds=120)
+        self.env = {
+            **isolated_env(self.home),
+            **config_env(self._settings()),
+            **self._connections(),
+            **self._extra_env,
+        }
+        if self.line == 2:  # the REST API without a login: anonymous users are admins
+            (self.home / "webserver_config.py").write_text("AUTH_ROLE_PUBLIC = 'Admin'\n")
+        migrated = self.airflow("db", "migrate", timeout=MIGRATE_TIMEOUT)
+        if migrated.returncode != 0:
+            pytest.fail(f"`airflow db migrate` failed:\n{tail(migrated.stdout + migrated.stderr)}")
+        log_dir = self.home / "component-logs"
+        log_dir.mkdir(exist_ok=True)
+        for name, args in self._component_args().items():
+            self.components[name] = Component(name, args, self.env, log_dir)
+            self.components[name].start()
+        _running.append(self)
+        self.wait_until_healthy()
+        self.startup_seconds = time.monotonic() - started
+        return self
+
+    def stop(self) -> None:
+        """Stop every component by its process group (all at once), then the emulators."""
+        for component in self.components.values():
+            component.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for component in self.components.values():
+            component.stop(timeout=deadline - time.monotonic())
+        self.emulator.stop()
+        self.hanging_api.stop()
+        with contextlib.suppress(ValueError):
+            _running.remove(self)
+
+    def restart(self, component: str, wait: bool = True) -> None:
+        """Stop one component (``scheduler``, ``triggerer`` ...) and start it again."""
+        self.components[component].stop()
+        self.components[component].start()
+        if wait:
+            self.wait_until_healthy()
+
+    def wait_until_healthy(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait until the API answers and reports every component healthy; fail with the logs if not."""
+        expected = {"metadatabase", "scheduler", "triggerer"}
+        if self.line == 3:
+            expected.add("dag_processor")
+        path = "/api/v2/monitor/health" if self.line == 3 else "/health"
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            self.check_components()
+            with contextlib.suppress(OSError, ValueError):
+                last = self._request("GET", path, auth=False)
+                states = {name: (last.get(name) or {}).get("status") for name in expected}
+                if all(state == "healthy" for state in states.values()):
+                    return
+            time.sleep(POLL_SECONDS)
+        pytest.fail(f"Airflow not healthy within {timeout:g} s (last health: {last}).\n{self.logs()}")
+
+    def check_components(self) -> None:
+        """Fail the test, with the log, if any component has exited."""
+        for component in self.components.values():
+            code = component.exited()
+            if code is not None:
+                pytest.fail(f"airflow {component.name} exited with {code}:\n{component.log_tail(120)}")
+
+    # -- the CLI and the REST API -------------------------------------------------------------
+
+    def airflow(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
+        """Run ``airflow ARGS`` against this deployment."""
+        return run_airflow(*args, env=self.env, timeout=timeout)
+
+    def _request(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if auth and self.line == 3:
+            headers["Authorization"] = f"Bearer {self._bearer_token()}"
+        request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - our own server
+            raw = answer.read()
+        return json.loads(raw) if raw else None
+
+    def _bearer_token(self) -> str:
+        if self._token is None:  # all users are admins: the simple auth manager hands out a token
+            with urllib.request.urlopen(f"{self.url}/auth/token", timeout=30) as answer:  # noqa: S310
+                self._token = str(json.loads(answer.read())["access_token"])
+        return self._token
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the stable REST API (``/api/v2`` on Airflow 3, ``/api/v1`` on 2.11); the JSON answer.
+
+        An HTTP error fails the test with the status and the answer's text.
+        """
+        prefix = "/api/v2" if self.line == 3 else "/api/v1"
+        try:
+            return self._request(method, prefix + path, body)
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")[:2000]
+            pytest.fail(f"{method} {prefix}{path} answered HTTP {error.code}: {detail}")
+
+    def wait_for_dags(self, *dag_ids: str, timeout: float = DAG_PARSE_TIMEOUT) -> None:
+        """Wait until the DAG processor has parsed and stored each DAG."""
+        deadline = time.monotonic() + timeout
+        missing = list(dag_ids)
+        prefix = "/api/v2" if self.line == 3 else "/api/v1"
+        while missing and time.monotonic() < deadline:
+            for dag_id in list(missing):
+                with contextlib.suppress(urllib.error.HTTPError):
+                    self._request("GET", f"{prefix}/dags/{urllib.parse.quote(dag_id)}")
+                    missing.remove(dag_id)
+            if missing:
+                time.sleep(POLL_SECONDS)
+        if missing:
+            errors = self.api("GET", "/importErrors")
+            pytest.fail(f"DAGs {missing} not parsed in {timeout:g} s; import errors: {errors}\n{self.logs()}")
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        """Start a run of ``dag_id`` through the REST API (waiting for the DAG to be parsed); its run id."""
+        self.wait_for_dags(dag_id)
+        body: dict[str, Any] = {"conf": dict(conf or {})}
+        if self.line == 3:
+            body["logical_date"] = None
+        run = self.api("POST", f"/dags/{urllib.parse.quote(dag_id)}/dagRuns", body)
+        return str(run["dag_run_id"])
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        run = self.api("GET", f"/dags/{urllib.parse.quote(dag_id)}/dagRuns/{urllib.parse.quote(run_id)}")
+        return str(run["state"])
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300.0) -> str:
+        """Wait until the run has finished; its state (``success`` / ``failed``). Fails on time-out."""
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline:
+            state = self.run_state(dag_id, run_id)
+            if state in FINISHED:
+                return state
+            self.check_components()
+            time.sleep(POLL_SECONDS)
+        pytest.fail(
+            f"run {run_id} of {dag_id} still {state!r} after {timeout:g} s; "
+            f"tasks: {self.task_states(dag_id, run_id)}\n{self.logs()}"
+        )
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's task instances as the REST API gives them (``task_id``, ``state``, ``try_number``...)."""
+        path = f"/dags/{urllib.parse.quote(dag_id)}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances"
+        return list(self.api("GET", path)["task_instances"])
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        """``{task_id: state}`` for the run (a mapped task's key is ``task_id[map_index]``)."""
+        states: dict[str, str | None] = {}
+        for ti in self.task_instances(dag_id, run_id):
+            mapped = ti.get("map_index", -1) not in (-1, None)
+            key = f"{ti['task_id']}[{ti['map_index']}]" if mapped else ti["task_id"]
+            states[key] = ti["state"]
+        return states
+
+    def wait_for_task_state(
+        self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 240.0
+    ) -> str:
+        """Wait until ``task_id`` of the run is in one of ``states``; that state."""
+        wanted = set(states)
+        deadline = time.monotonic() + timeout
+        state: str | None = None
+        while time.monotonic() < deadline:
+            state = self.task_states(dag_id, run_id).get(task_id)
+            if state in wanted:
+                return str(state)
+            self.check_components()
+            time.sleep(POLL_SECONDS)
+        pytest.fail(f"{dag_id}.{task_id} in {run_id} still {state!r} after {timeout:g} s\n{self.logs()}")
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
+        """Every attempt's log file of a task instance, read from the logs folder, joined."""
+        root = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return "\n".join(path.read_text(errors="replace") for path in sorted(root.rglob("*.log")))
+
+    def logs(self, lines: int = 60) -> str:
+        """The tail of each component's log, for a failure report."""
+        parts = [
+            f"----- {name} (pid {c.pid}) -----\n{c.log_tail(lines)}" for name, c in self.components.items()
+        ]
+        return "\n".join(parts)
+
+
+# -- several deployments in one session -----------------------------------------------------
+
+_running: list[Deployment] = []
+
+
+def log_report(lines: int = 80) -> str:
+    """The tails of every running deployment's component logs (attached to a failing test's report)."""
+    return "\n".join(f"===== deployment {d.home.name} =====\n{d.logs(lines)}" for d in _running)
+
+
+class Deployments:
+    """Starts deployments on demand, one per name, and stops them all at the end of the session."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._started: dict[str, tuple[Deployment, tuple[Any, ...]]] = {}
+
+    def get(
+        self,
+        name: str = "default",
+        dag_files: Iterable[Path] | None = None,
+        config: Mapping[str, Mapping[str, Any]] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Deployment:
+        """The deployment called ``name``, started on first use.
+
+        ``dag_files`` defaults to every file in ``tests/dag_files/deployment/``. Asking
+        again for a name with other arguments is an error (a deployment starts once).
+        """
+        files = sorted(SHARED_DAG_FOLDER.glob("*.py")) if dag_files is None else [Path(p) for p in dag_files]
+        settings = json.dumps(config or {}, sort_keys=True, default=str)
+        key = (tuple(files), settings, tuple(sorted((env or {}).items())))
+        if name in self._started:
+            deployment, started_with = self._started[name]
+            if started_with != key:
+                raise ValueError(f"deployment {name!r} was already started with other DAG files or settings")
+            return deployment
+        deployment = Deployment(self.base / name, files, config, env)
+        self._started[name] = (deployment, key)
+        try:
+            deployment.start()
+        except BaseException:
+            deployment.stop()
+            raise
+        return deployment
+
+    def stop_all(self) -> None:
+        for deployment, _ in self._started.values():
+            deployment.stop()
+
+
+@contextlib.contextmanager
+def deployments(base: Path) -> Iterator[Deployments]:
+    """A :class:`Deployments` whose deployments are all stopped on exit."""
+    made = Deployments(base)
+    try:
+        yield made
+    finally:
+        made.stop_all()
