@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from dataclasses import dataclass
 import pytest
 
 from airflow_provider_signal.testing import ReceivedMessage, SignalAPIEmulator
+from airflow_support import AIRFLOW, isolated_env, run_airflow, tail
 
 SYSTEM_ID = "lines-test"
 PASSWORD = "lines-password-7Qx"
@@ -92,8 +91,7 @@ def lines_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LinesRun]:
     (dags / "lines_dag.py").write_text(DAG_FILE)
     with SignalAPIEmulator(system_id=SYSTEM_ID, password=PASSWORD) as emulator:
         env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(home),
+            **isolated_env(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG",
@@ -101,21 +99,19 @@ def lines_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LinesRun]:
             "AIRFLOW__WEBSERVER__BASE_URL": BASE_URL.rstrip("/"),  # Airflow 2.11
             "AIRFLOW_CONN_SIGNAL_DEFAULT": emulator.connection_json(),
         }
-
-        def airflow(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "airflow", *args],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,  # one stream, in the order it was written
-                text=True,
-                timeout=600,
-                check=False,
-            )
-
-        migrated = airflow("db", "migrate")
-        assert migrated.returncode == 0, migrated.stdout[-2000:]
-        done = airflow("dags", "test", "t_lines", "2026-01-01T00:00:00+00:00")
+        migrated = run_airflow("db", "migrate", env=env)
+        assert migrated.returncode == 0, tail(migrated.stderr)
+        # Not run_airflow: the tests compare where lines fall, so stdout and stderr go in one pipe.
+        done = subprocess.run(
+            [*AIRFLOW, "dags", "test", "t_lines", "2026-01-01T00:00:00+00:00"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         (home / "dags-test-output.txt").write_text(done.stdout)  # kept for a failing test's reader
         yield LinesRun(done.stdout, list(emulator.messages))
 
