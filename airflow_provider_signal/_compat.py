@@ -7,6 +7,10 @@
 Each name is looked up at its newest home first (so nothing warns about deprecation on
 the newest Airflow) and only when first asked for (so a DAG file that imports the
 notifier does not pay for the hook's base class).
+
+It also holds what differs between lines in how a task runs: masking a secret
+(``mask_secret``), and what ``airflow dags test`` leaves out of a callback's context on
+3.0-3.2 (``exception_being_reported``, ``task_log_url``).
 """
 
 from __future__ import annotations
