@@ -17,9 +17,13 @@ PYTEST_ARGS ?=
 
 .PHONY: test test-airflow3 test-airflow2 check lint install demo bench constraints clean
 
-## make test: lint, type-check and run every test on Airflow 3.x, then on Airflow 2.11, then the
-## provider's own tests on the older 3.x lines (test-lines).
+## make test: Chromium for the browser test, the release build (dist), the tests that prove the
+## dependency floors (lowest), then lint, type-check and every test on Airflow 3.x (with the wheel
+## smoke test), then on Airflow 2.11, then the provider's tests on the older 3.x lines (test-lines).
 test:
+	$(MAKE) chromium
+	$(MAKE) dist
+	$(MAKE) lowest
 	$(MAKE) check LINE=3
 	$(MAKE) check LINE=2
 	$(MAKE) test-lines
@@ -65,6 +69,7 @@ constraints: $(UV) constraints-lines
 		echo "apache-airflow==$$v" > $$req; \
 		sed -n '/^test = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"' >> $$req; \
 		echo "requests>=2.31" >> $$req; \
+		echo "urllib3>=2" >> $$req; \
 		$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
 			--output-file constraints/airflow-$$v.txt $$req || exit 1; \
 	done
@@ -73,7 +78,7 @@ constraints: $(UV) constraints-lines
 demo: install
 	$(VENV)/bin/python demo/run_demo.py
 
-## make bench: measure and write benchmarks/RESULTS.md (not part of make test). Runs on Airflow 3
+## make bench: measure; figures to benchmarks/RESULTS.md and results.json (not part of make test). Airflow 3
 ## in its own virtualenv, which also holds the Slack and SMTP providers it compares against.
 BENCH_VENV := .venv-bench
 BENCH_ARGS ?=
@@ -87,6 +92,92 @@ $(BENCH_VENV)/.installed-$(AIRFLOW_3): pyproject.toml $(UV)
 	VIRTUAL_ENV=$(CURDIR)/$(BENCH_VENV) $(UV) pip install --quiet \
 		"apache-airflow==$(AIRFLOW_3)" apache-airflow-providers-slack apache-airflow-providers-smtp -e .
 	touch $@
+
+# ---------------------------------------------------------------------------------------------
+# Release build: sdist and wheel with `python -m build` (build and twine live in their own
+# virtualenv, .venv-release), metadata checked with `twine check --strict`. What the wheel holds,
+# and that it installs and works in a clean virtualenv, is tests/test_wheel.py (Airflow 3 line).
+RELEASE_VENV := .venv-release
+
+.PHONY: dist chromium lowest constraints-lowest clean-release
+
+## make dist: dist/airflow_provider_signal-<version>.tar.gz and -py3-none-any.whl, twine-checked.
+dist: $(RELEASE_VENV)/.installed
+	rm -rf dist build
+	$(RELEASE_VENV)/bin/python -m build --installer uv --outdir dist .
+	$(RELEASE_VENV)/bin/twine check --strict dist/*
+
+$(RELEASE_VENV)/.installed: $(UV)
+	rm -rf $(RELEASE_VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(RELEASE_VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(RELEASE_VENV) $(UV) pip install --quiet "build[uv]>=1.2" "twine>=6.1"
+	touch $@
+
+# ---------------------------------------------------------------------------------------------
+# Chromium for tests/test_ui_browser.py: Debian's package, installed here (not by the test) when
+# /usr/bin/chromium is missing. CI runs as root on a fresh Debian machine.
+CHROMIUM := /usr/bin/chromium
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600
+
+## make chromium: install Debian's chromium when missing (as root; elsewhere it says what to run).
+chromium:
+	@if [ -x $(CHROMIUM) ]; then \
+		echo "chromium: $(CHROMIUM) is there"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "chromium: installing Debian's chromium with apt-get ..."; \
+		$(APT_GET) update && $(APT_GET) install -y chromium || exit 1; \
+		[ -x $(CHROMIUM) ] || { echo "chromium: apt-get ran but $(CHROMIUM) is missing" >&2; exit 1; }; \
+	else \
+		echo "chromium: $(CHROMIUM) is missing and this is not a root Debian shell: run" \
+			"'apt-get update && apt-get install -y chromium' as root (the browser test skips until then)" >&2; \
+		[ -z "$$CI" ] || exit 1; \
+	fi
+
+# ---------------------------------------------------------------------------------------------
+# Dependency floors that are true: the client, hook and fault tests on the lowest versions
+# pyproject.toml allows of every direct dependency (uv's lowest-direct resolution: Airflow 2.11.0,
+# requests 2.31.0, urllib3 2.0.2 as 2.0.0 and 2.0.1 are yanked, and the test extras' floors), on
+# the lowest Python it allows when that is installed. constraints/lowest-direct.txt pins them and
+# the transitive dependencies as the registry was on LOWEST_DATE, a few days after Airflow 2.11.0:
+# newer transitive releases, installed without Airflow's constraints, are not what 2.11.0 was
+# released with.
+LOWEST_VENV := .venv-lowest
+LOWEST_DATE ?= 2025-05-25
+# The lowest Python that runs, 3.10 (pyproject's floor) first, on PATH or installed by pyenv;
+# Airflow 2.11.0 stops at 3.12. Else $(PYTHON).
+LOWEST_PYTHON ?= $(firstword $(shell for v in 3.10 3.11 3.12; do \
+	for p in python$$v $(HOME)/.pyenv/versions/$$v*/bin/python$$v; do \
+	$$p -c 'import sys; print(sys.executable)' 2>/dev/null && exit 0; done; done) $(PYTHON))
+LOWEST_CONSTRAINTS := constraints/lowest-direct.txt
+# test_fanout.py (the fanout branch) is the one user of pytest-mock, so it proves that floor too.
+LOWEST_TESTS ?= tests/test_hook.py tests/test_faults.py tests/test_secrets.py tests/test_validation.py \
+	tests/test_emulator.py $(wildcard tests/test_fanout.py)
+
+## make lowest: check that the floors are what is installed, then run LOWEST_TESTS there.
+lowest: $(LOWEST_VENV)/.installed
+	$(LOWEST_VENV)/bin/python .ci/check_floors.py
+	$(LOWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(LOWEST_TESTS)
+
+$(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS) $(UV)
+	rm -rf $(LOWEST_VENV)
+	$(UV) venv --quiet --no-python-downloads --python $(LOWEST_PYTHON) $(LOWEST_VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(LOWEST_VENV) $(UV) pip install --quiet \
+		--constraint $(LOWEST_CONSTRAINTS) -e ".[test]"
+	touch $@
+
+## make constraints-lowest: re-resolve constraints/lowest-direct.txt (needs the registry).
+constraints-lowest: $(UV)
+	mkdir -p constraints
+	rm -f $(LOWEST_CONSTRAINTS)  # uv would prefer the old pins; resolve afresh
+	$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
+		--resolution lowest-direct --exclude-newer $(LOWEST_DATE) --extra test \
+		--no-emit-package airflow-provider-signal \
+		--output-file $(LOWEST_CONSTRAINTS) pyproject.toml
+
+## make clean-release (part of make clean): the release and lowest virtualenvs, dist/, build/.
+clean: clean-release
+clean-release:
+	rm -rf $(RELEASE_VENV) $(LOWEST_VENV) dist build *.egg-info .hypothesis benchmarks/logs
 
 clean:
 	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache .mypy_cache .ruff_cache
@@ -131,6 +222,7 @@ req=$(BOOT)/requirements-$(1).txt; \
 	echo "apache-airflow==$(1)" > $$req; \
 	sed -n '/^test = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"' >> $$req; \
 	echo "requests>=2.31" >> $$req; \
+	echo "urllib3>=2" >> $$req; \
 	$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
 		--exclude-newer $(or $(2),$(error no EXCLUDE_NEWER_$(1) date for Airflow $(1))) \
 		--output-file constraints/airflow-$(1).txt $$req

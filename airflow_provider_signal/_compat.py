@@ -3,6 +3,8 @@
 - Airflow 3.1+: everything in ``airflow.sdk``.
 - Airflow 3.0: ``airflow.sdk`` except ``BaseHook`` (still ``airflow.hooks.base``).
 - Airflow 2.11: the classic ``airflow.models`` / ``airflow.hooks`` / ``airflow.notifications`` paths.
+- ``AirflowFailException`` (fail a task without retrying it): ``airflow.sdk.exceptions``
+  where it exists, else ``airflow.exceptions``.
 
 Each name is looked up at its newest home first (so nothing warns about deprecation on
 the newest Airflow) and only when first asked for (so a DAG file that imports the
@@ -22,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseHook, BaseNotifier, BaseOperator, Connection, Context
+    from airflow.sdk.exceptions import AirflowFailException
 
 _HOMES: dict[str, tuple[str, ...]] = {
+    "AirflowFailException": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "BaseHook": ("airflow.sdk", "airflow.hooks.base"),
     "BaseOperator": ("airflow.sdk", "airflow.models.baseoperator"),
     "BaseNotifier": ("airflow.sdk", "airflow.notifications.basenotifier"),
@@ -136,6 +140,7 @@ def task_log_url(ti: Any) -> str | None:
 
 
 __all__ = [
+    "AirflowFailException",
     "BaseHook",
     "BaseNotifier",
     "BaseOperator",

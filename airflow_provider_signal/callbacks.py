@@ -20,35 +20,61 @@ from airflow_provider_signal.defaults import DEFAULT_CONN_ID
 from airflow_provider_signal.notifications.signal import SignalNotifier
 
 
-def _alert(kind: str, destinations: Any, signal_conn_id: str, text: str | None) -> SignalNotifier | None:
+def _alert(
+    kind: str,
+    destinations: Any,
+    signal_conn_id: str,
+    text: str | None,
+    timeout: float | None,
+    retries: int | None,
+) -> SignalNotifier | None:
     if isinstance(destinations, Mapping):  # used without calling it: Airflow passed the context
         SignalNotifier(kind=kind, signal_conn_id=signal_conn_id, text=text)(destinations)
         return None
-    return SignalNotifier(kind=kind, destinations=destinations, signal_conn_id=signal_conn_id, text=text)
+    return SignalNotifier(
+        kind=kind,
+        destinations=destinations,
+        signal_conn_id=signal_conn_id,
+        text=text,
+        timeout=timeout,
+        retries=retries,
+    )
 
 
 def signal_failure_callback(
     destinations: str | list[str] | None = None,
     signal_conn_id: str = DEFAULT_CONN_ID,
     text: str | None = None,
+    *,
+    timeout: float | None = None,
+    retries: int | None = None,
 ) -> Any:
-    """A callback that alerts when a task or DAG run fails."""
-    return _alert("failure", destinations, signal_conn_id, text)
+    """A callback that alerts when a task or DAG run fails (``timeout`` and ``retries``
+    override the connection's for this alert, to bound it tighter)."""
+    return _alert("failure", destinations, signal_conn_id, text, timeout, retries)
 
 
 def signal_success_callback(
     destinations: str | list[str] | None = None,
     signal_conn_id: str = DEFAULT_CONN_ID,
     text: str | None = None,
+    *,
+    timeout: float | None = None,
+    retries: int | None = None,
 ) -> Any:
-    """A callback that reports a task or DAG run that succeeded."""
-    return _alert("success", destinations, signal_conn_id, text)
+    """A callback that reports a task or DAG run that succeeded (``timeout`` and ``retries``
+    as for :func:`signal_failure_callback`)."""
+    return _alert("success", destinations, signal_conn_id, text, timeout, retries)
 
 
 def signal_retry_callback(
     destinations: str | list[str] | None = None,
     signal_conn_id: str = DEFAULT_CONN_ID,
     text: str | None = None,
+    *,
+    timeout: float | None = None,
+    retries: int | None = None,
 ) -> Any:
-    """A callback that warns when a task failed and will be retried."""
-    return _alert("retry", destinations, signal_conn_id, text)
+    """A callback that warns when a task failed and will be retried (``timeout`` and
+    ``retries`` as for :func:`signal_failure_callback`)."""
+    return _alert("retry", destinations, signal_conn_id, text, timeout, retries)

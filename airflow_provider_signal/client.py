@@ -29,11 +29,11 @@ from airflow_provider_signal.defaults import (
     MESSAGE_PATH,
 )
 from airflow_provider_signal.errors import SignalAPIError, SignalInputError
+from airflow_provider_signal.types import AUTH_MODES, AuthMode, SignalSendResult
 
 if TYPE_CHECKING:
     import requests
 
-AUTH_MODES = ("basic", "payload")
 DEFAULT_BACKOFF_FACTOR = 0.5
 RETRY_AFTER_MAX = 10
 """A longer ``Retry-After`` is cut to this many seconds, so a send stays bounded."""
@@ -85,7 +85,7 @@ class SignalClientSettings:
     system_id: str
     password: str = field(repr=False)
     api_url: str = DEFAULT_API_URL
-    auth: str = "basic"
+    auth: AuthMode = "basic"
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
     backoff_factor: float = DEFAULT_BACKOFF_FACTOR
@@ -294,7 +294,7 @@ class SignalClient:
             self._session.close()
             self._session = None
 
-    def post(self, payload: dict[str, Any], *, destination: str | None) -> dict[str, Any]:
+    def post(self, payload: dict[str, Any], *, destination: str | None) -> SignalSendResult:
         """POST one message body; input must already be valid."""
         import requests
 
@@ -373,7 +373,7 @@ class SignalClient:
 
     def _handle(
         self, response: requests.Response, destination: str | None, who: str, where: str
-    ) -> dict[str, Any]:
+    ) -> SignalSendResult:
         text = response.text or ""
         try:
             body: Any = json.loads(text) if text.strip() else None

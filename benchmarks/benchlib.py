@@ -31,6 +31,21 @@ TEXT = "Nightly load finished: 1,204,331 rows in 14 min 2 s."
 
 
 @dataclass(frozen=True)
+class Figure:
+    """One row of RESULTS.md and results.json: a measured value, and the target it is held to.
+
+    Each benchmark module turns its results into figures (``run.py`` lists them by section);
+    the method behind them is described in README.md, not here.
+    """
+
+    section: str
+    measure: str
+    value: str
+    target: str = ""
+    met: bool | None = None
+
+
+@dataclass(frozen=True)
 class Summary:
     """Median and spread of samples (seconds, or any unit)."""
 

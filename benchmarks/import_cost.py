@@ -3,8 +3,7 @@
 Each sample is a fresh interpreter that runs ``from airflow.sdk import DAG`` (what a DAG
 file does first) and then times, with ``time.perf_counter``, the import of one target's
 modules. Targets are sampled round-robin (order rotated every round) so a slow spell of
-the machine hits all of them alike. One extra run per target with ``-X importtime`` gives
-the breakdown.
+the machine hits all of them alike.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +25,16 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "slack": ("airflow.providers.slack.notifications.slack",),
     "smtp": ("airflow.providers.smtp.notifications.smtp",),
 }
-LABELS = {
-    "signal": "Signal: notifier + callbacks + operator",
-    "slack": "Slack notifier (official provider)",
-    "smtp": "SMTP notifier (official provider)",
-}
-START, END = "BENCH-IMPORT-START", "BENCH-IMPORT-END"
 
 _SAMPLE = """
 import json, sys, time
 from airflow.sdk import DAG
 modules = {modules!r}
 before = set(sys.modules)
-sys.stderr.write({start!r} + "\\n"); sys.stderr.flush()
 started = time.perf_counter()
 for name in modules:
-    __import__(name)  # as an import statement does (and so -X importtime sees it)
+    __import__(name)  # as an import statement does
 elapsed = time.perf_counter() - started
-sys.stderr.write({end!r} + "\\n"); sys.stderr.flush()
 result = {{
     "seconds": elapsed,
     "new_modules": len(set(sys.modules) - before),
@@ -74,88 +63,16 @@ print("BENCH-RESULT " + json.dumps(result))
 
 
 def _code(target: str) -> str:
-    return _SAMPLE.format(
-        modules=TARGETS[target], start=START, end=END, check_dag=target == "signal", destination=DESTINATION
-    )
+    return _SAMPLE.format(modules=TARGETS[target], check_dag=target == "signal", destination=DESTINATION)
 
 
-def _sample(target: str, env: dict[str, str], importtime: bool = False) -> tuple[dict[str, Any], str]:
-    args = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", _code(target)]
+def _sample(target: str, env: dict[str, str]) -> tuple[dict[str, Any], str]:
+    args = [sys.executable, "-c", _code(target)]
     proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH-RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"import sample of {target} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
     return json.loads(lines[-1].split(" ", 1)[1]), proc.stderr
-
-
-# -- -X importtime -------------------------------------------------------------------------------
-
-
-@dataclass
-class _Node:
-    name: str
-    self_us: int
-    cumulative_us: int
-    children: list[_Node] = field(default_factory=list)
-
-
-def _parse_importtime(lines: list[str]) -> list[_Node]:
-    """The import tree of ``-X importtime`` lines (children are printed before their parent)."""
-    pending: dict[int, list[_Node]] = defaultdict(list)
-    for line in lines:
-        if not line.startswith("import time:") or "self [us]" in line:
-            continue
-        self_us, cumulative_us, raw_name = line.split(":", 1)[1].split("|", 2)
-        depth = (len(raw_name) - len(raw_name.lstrip(" ")) - 1) // 2
-        node = _Node(raw_name.strip(), int(self_us), int(cumulative_us), pending.pop(depth + 1, []))
-        pending[depth].append(node)
-    return [node for depth in sorted(pending) for node in pending[depth]]
-
-
-def _owned_ms(roots: list[_Node], prefix: str) -> float:
-    """Milliseconds spent importing modules named ``prefix...`` (their whole subtrees)."""
-    total = 0
-
-    def walk(node: _Node) -> None:
-        nonlocal total
-        if node.name == prefix or node.name.startswith(prefix + "."):
-            total += node.cumulative_us
-            return
-        for child in node.children:
-            walk(child)
-
-    for root in roots:
-        walk(root)
-    return total / 1000
-
-
-def _top_self(roots: list[_Node], count: int = 6) -> list[tuple[str, float]]:
-    flat: list[_Node] = []
-
-    def walk(node: _Node) -> None:
-        flat.append(node)
-        for child in node.children:
-            walk(child)
-
-    for root in roots:
-        walk(root)
-    flat.sort(key=lambda node: node.self_us, reverse=True)
-    return [(node.name, node.self_us / 1000) for node in flat[:count]]
-
-
-def _breakdown(target: str, env: dict[str, str]) -> dict[str, Any]:
-    _, stderr = _sample(target, env, importtime=True)
-    lines = stderr.splitlines()
-    start, end = lines.index(START), lines.index(END)
-    measured = _parse_importtime(lines[start + 1 : end])
-    return {
-        "top_self_ms": _top_self(measured),
-        "direct": [(node.name, node.cumulative_us / 1000) for node in measured],
-        # Airflow calls each provider's get_provider_info() while it starts (before the marker).
-        # Entry points load through importlib, which -X importtime does not log, so only what
-        # they import with an import statement shows: for this provider, its connection form.
-        "startup_ms": _owned_ms(_parse_importtime(lines[:start]), "airflow_provider_signal"),
-    }
 
 
 # -- the measurement -----------------------------------------------------------------------------
@@ -171,8 +88,7 @@ def run(samples: int, env: dict[str, str], log: Path) -> dict[str, Any]:
         for target in order[shift:] + order[:shift]:
             raw[target].append(_sample(target, env)[0])
         print(f"  import round {round_no + 1}/{samples}", file=sys.stderr, flush=True)
-    breakdown = {target: _breakdown(target, env) for target in order}
-    log.write_text(json.dumps({"raw": raw, "breakdown": breakdown}, indent=1))
+    log.write_text(json.dumps({"raw": raw}, indent=1))
     seconds = {target: [sample["seconds"] for sample in raw[target]] for target in order}
     signal = raw["signal"]
     return {
@@ -191,5 +107,4 @@ def run(samples: int, env: dict[str, str], log: Path) -> dict[str, Any]:
             target: Summary.of([s["new_modules"] for s in raw[target]]).median for target in order
         },
         "samples": samples,
-        "breakdown": breakdown,
     }

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_signal.testing import ReceivedMessage, SignalAPIEmulator
-from airflow_support import run_airflow
+from airflow_support import json_output, run_airflow
 
 DAG_FILES = Path(__file__).parent / "dag_files"
 LOGICAL_DATE = "2026-01-01T00:00:00+00:00"
@@ -60,7 +60,7 @@ class AirflowEnv:
             done = self.airflow("dags", "test", dag_id, LOGICAL_DATE)
             seconds = time.monotonic() - started
             states = self.airflow("tasks", "states-for-dag-run", dag_id, LOGICAL_DATE, "--output", "json")
-            rows = json.loads(states.stdout[states.stdout.index("[") :]) if "[" in states.stdout else []
+            rows = json_output(states.stdout) if states.returncode == 0 else []
             by_task: dict[str, list[str]] = {}
             for row in rows:
                 by_task.setdefault(row["task_id"], []).append(row["state"])
@@ -199,6 +199,24 @@ def test_a_connection_added_with_the_cli_tests_and_sends(airflow_env: AirflowEnv
     assert (message.destination, message.auth) == ("447700900800", "payload")
     output = _without_airflows_own_mask_requests(run.output + tested.stdout + tested.stderr)
     assert emulator.password not in output
+
+
+def test_bad_input_fails_the_operator_at_once_without_using_its_retries(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_fail_fast")
+    for task_id in ("bad_number", "too_long"):
+        assert run.states[task_id] == ["failed"], run.output[-3000:]
+        assert run.texts_to("447700900811").count(f"failed {task_id} on try 1") == 1
+        assert f"retry of {task_id}" not in run.texts_to("447700900810")
+    assert "AirflowFailException" in run.output
+    assert "'12345'" in run.output  # the input error, named
+    assert not any(m.destination in ("12345", "447700900812") for m in run.messages)  # nothing sent
+
+
+def test_a_delivery_failure_still_uses_the_operators_retries(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_fail_fast")
+    assert run.states["api_down"] == ["failed"]
+    assert run.texts_to("447700900810").count("retry of api_down") == 2
+    assert run.texts_to("447700900811").count("failed api_down on try 3") == 1
 
 
 def _without_airflows_own_mask_requests(output: str) -> str:

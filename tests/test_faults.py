@@ -438,17 +438,14 @@ def test_non_ascii_text_is_sent_as_utf8_not_escaped(signal_api: Any, make_hook: 
     assert "Grüße 🚀".encode() in signal_api.requests[0].body
 
 
-def test_the_same_person_written_several_ways_gets_one_message_over_one_connection(
-    signal_api: Any, make_hook: Any
-) -> None:
+def test_the_same_person_written_several_ways_gets_one_message(signal_api: Any, make_hook: Any) -> None:
     results = make_hook().send_message(
         "dedup",
         ["+44 7700 900123", "447700900123", "0044-7700-900123", "+1 202 555 0100", "+44 (7700) 900123"],
     )
     assert [r["destination"] for r in results] == ["447700900123", "12025550100"]
-    assert [m.destination for m in signal_api.messages] == ["447700900123", "12025550100"]
+    assert sorted(m.destination for m in signal_api.messages) == ["12025550100", "447700900123"]
     assert signal_api.request_count == 2
-    assert signal_api.connection_count == 1
 
 
 def test_the_text_limit_counts_characters_and_refuses_before_any_request(
@@ -565,8 +562,10 @@ def test_an_empty_message_id_is_a_rejected_destination_not_a_delivery(
 ) -> None:
     """The sibling APIs answer ``messageID: [""]`` for a destination they reject."""
     signal_api.fail_next(1, status=200, body={"transactionID": "t-9", "messageID": [""]})
+    hook = make_hook()
+    hook.fanout_workers = 1  # one at a time, so the fault meets the first destination
     with pytest.raises(SignalDeliveryError) as caught:
-        make_hook().send_message("hi", [DEST, "447700900456"])
+        hook.send_message("hi", [DEST, "447700900456"])
     [failure] = caught.value.failures
     assert (failure.destination, failure.status_code) == (DEST, 200)
     assert "rejected destination" in str(failure) and "t-9" in str(failure)

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from airflow_provider_signal.provider_info import get_provider_info
-from airflow_support import run_airflow
+from airflow_support import json_output, run_airflow
 
 
 def test_provider_info_validates_against_airflows_own_schema() -> None:
@@ -150,6 +150,5 @@ def test_our_airflow_facing_modules_do_not_import_requests(module: str) -> None:
 def test_airflow_cli_lists_the_provider() -> None:
     out = run_airflow("providers", "list", "--output", "json", timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    [listing] = [line for line in out.stdout.splitlines() if line.startswith("[{")]  # not log lines
-    packages = {p["package_name"] for p in json.loads(listing)}
+    packages = {p["package_name"] for p in json_output(out.stdout)}
     assert "airflow-provider-signal" in packages

@@ -12,8 +12,9 @@ everyone admin, connection testing enabled) and the local Signal API emulator, t
 5. writes a screenshot of the filled form (to docs/images/signal-connection-form.png with
    UPDATE_SCREENSHOT=1, for the README).
 
-The browser is Debian's /usr/bin/chromium (installed with apt-get when missing, never
-downloaded). If it cannot start, the test fails; it never skips.
+The browser is Debian's /usr/bin/chromium (installed by `make chromium`, never by the test,
+never downloaded). Missing, the test fails under CI and skips elsewhere; if it cannot start,
+the test fails.
 
 One workaround for an Airflow bug, not a provider one: Airflow 3.3's Test button sends
 ``port: 0`` for a connection without a port, which its own API refuses with "400 Bad

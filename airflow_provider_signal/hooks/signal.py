@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_signal import _compat
+from airflow_provider_signal._fanout import send_to_all
 from airflow_provider_signal.client import DEFAULT_BACKOFF_FACTOR, SignalClient, SignalClientSettings
 from airflow_provider_signal.connection_form import UI_FIELD_BEHAVIOUR, wtforms_widgets
 from airflow_provider_signal.defaults import (
@@ -17,6 +18,7 @@ from airflow_provider_signal.defaults import (
     HOOK_NAME,
 )
 from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError, SignalInputError
+from airflow_provider_signal.types import AuthMode, SignalSendResult
 from airflow_provider_signal.validation import normalise_destinations, validate_text
 
 
@@ -37,12 +39,16 @@ class SignalHook(_compat.BaseHook):
     conn_type = CONN_TYPE
     hook_name = HOOK_NAME
 
+    fanout_workers = 4
+    """How many destinations one :meth:`send_message` sends to at a time, each over its own
+    connection (one connection when there is one destination)."""
+
     def __init__(
         self,
         signal_conn_id: str = DEFAULT_CONN_ID,
         *,
         destinations: str | list[str] | None = None,
-        auth: str | None = None,
+        auth: AuthMode | None = None,
         timeout: float | None = None,
         retries: int | None = None,
         max_text_length: int | None = None,
@@ -58,6 +64,7 @@ class SignalHook(_compat.BaseHook):
             "max_text_length": max_text_length,
             "backoff_factor": backoff_factor,
         }
+        self._spare_clients: list[SignalClient] = []  # the fan-out's other workers' clients
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(signal_conn_id={self.signal_conn_id!r})"
@@ -123,7 +130,7 @@ class SignalHook(_compat.BaseHook):
             system_id=conn.login or "",
             password=conn.password or "",
             api_url=host,  # empty: the default API URL
-            auth=str(self._setting("auth") or "basic").strip().lower(),
+            auth=cast(AuthMode, str(self._setting("auth") or "basic").strip().lower()),  # checked there
             timeout=self._number("timeout", float, DEFAULT_TIMEOUT),
             retries=self._number("retries", int, DEFAULT_RETRIES),
             backoff_factor=self._number("backoff_factor", float, DEFAULT_BACKOFF_FACTOR),
@@ -150,18 +157,33 @@ class SignalHook(_compat.BaseHook):
         return SignalClient(self.settings)
 
     def close(self) -> None:
-        """Release the HTTP connection (the hook can still be used afterwards)."""
+        """Release every HTTP connection (the hook can still be used afterwards)."""
         if "client" in self.__dict__:
             self.client.close()
+        for client in self._spare_clients:
+            client.close()
+        self._spare_clients.clear()
 
-    def send_message(self, text: str, destinations: str | list[str] | None = None) -> list[dict[str, Any]]:
+    def _fanout_clients(self, count: int) -> list[SignalClient]:
+        """``count`` clients: the hook's own, then spares kept (and reused) until :meth:`close`."""
+        while len(self._spare_clients) < count - 1:
+            self._spare_clients.append(SignalClient(self.settings))
+        return [self.client, *self._spare_clients[: count - 1]]
+
+    def send_message(self, text: str, destinations: str | list[str] | None = None) -> list[SignalSendResult]:
         """Send ``text`` to each destination (default: the connection's), one request each.
 
-        Every destination is tried. Returns one result dict per destination
-        (``destination``, ``transaction_id``, ``message_ids``, ``response``, ...). If any
-        failed, raises :class:`SignalDeliveryError` after the last one, naming each
-        failed destination and its cause, with the successful results attached.
-        Bad input raises :class:`SignalInputError` before any request.
+        Up to :attr:`fanout_workers` destinations are sent to at a time, and the whole call
+        keeps to about one ``settings.time_budget``, whatever the number of destinations: a
+        destination whose turn comes late gets fewer retries or a shorter time-out, or, when
+        no attempt fits any more, an error saying it was not sent. Each destination is posted
+        at most once, and gets a result or a failure.
+
+        Returns one :class:`~airflow_provider_signal.types.SignalSendResult` per destination,
+        in the destinations' order. If any failed, raises :class:`SignalDeliveryError` once
+        every destination has its outcome, naming each failed destination and its cause, with
+        the successful results attached. Bad input raises :class:`SignalInputError` before
+        any request.
         """
         numbers = normalise_destinations(destinations) if destinations else self.default_destinations
         if not numbers:
@@ -169,26 +191,26 @@ class SignalHook(_compat.BaseHook):
                 f"No Signal destination to send to: pass destinations, or set default recipients "
                 f"('destinations' extra) on connection {self.signal_conn_id!r}."
             )
-        client = self.client
-        validate_text(text, self.settings.max_text_length)
-        results: list[dict[str, Any]] = []
+        settings = self.settings
+        validate_text(text, settings.max_text_length)
+        workers = max(1, min(self.fanout_workers, len(numbers)))
+        outcomes = send_to_all(text, numbers, self._fanout_clients(workers))
+        results: list[SignalSendResult] = []
         failures: list[SignalAPIError] = []
-        for number in numbers:
-            try:
-                result = client.post({"destination": number, "text": text}, destination=number)
-            except SignalAPIError as error:
-                self.log.warning("%s", error)
-                failures.append(error)
+        for number, outcome in zip(numbers, outcomes, strict=True):
+            if isinstance(outcome, SignalAPIError):
+                self.log.warning("%s", outcome)
+                failures.append(outcome)
             else:
-                self.log.info("Signal message sent to %s (transaction %s)", number, result["transaction_id"])
-                results.append(result)
+                self.log.info("Signal message sent to %s (transaction %s)", number, outcome["transaction_id"])
+                results.append(outcome)
         if failures:
             summary = "; ".join(str(error) for error in failures)
             raise SignalDeliveryError(
                 f"Signal message failed for {len(failures)} of {len(numbers)} destination(s) "
                 f"via connection {self.signal_conn_id!r} ({len(results)} sent): {summary}",
                 failures=failures,
-                results=results,
+                results=cast("list[dict[str, Any]]", results),
             )
         return results
 

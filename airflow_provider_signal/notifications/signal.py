@@ -31,6 +31,11 @@ class SignalNotifier(_compat.BaseNotifier):
     :param signal_conn_id: the Signal connection.
     :param kind: ``failure``, ``retry`` or ``success``: which default text to use
         when ``text`` is ``None`` (guessed from the context when not given).
+    :param timeout: seconds to wait for the API's answer, for this alert only; ``None`` for
+        the connection's ``timeout``. With ``retries`` it bounds the alert: the whole send,
+        to any number of recipients, takes about one ``time_budget`` of these settings.
+    :param retries: extra attempts where the API cannot have received the message, for
+        this alert only; ``None`` for the connection's ``retries``.
     """
 
     template_fields: Sequence[str] = ("text", "destinations", "signal_conn_id")
@@ -42,6 +47,8 @@ class SignalNotifier(_compat.BaseNotifier):
         destinations: str | list[str] | None = None,
         signal_conn_id: str = DEFAULT_CONN_ID,
         kind: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
         context: Context | None = None,
     ) -> None:
         super().__init__()
@@ -49,6 +56,8 @@ class SignalNotifier(_compat.BaseNotifier):
         self.destinations = destinations
         self.signal_conn_id = signal_conn_id
         self.kind = kind
+        self.timeout = timeout
+        self.retries = retries
         self.context = context or {}
 
     def rendered(self, context: Context) -> SignalNotifier:
@@ -70,7 +79,7 @@ class SignalNotifier(_compat.BaseNotifier):
         """Send the (already rendered) message; raises if any destination failed."""
         from airflow_provider_signal.hooks.signal import SignalHook
 
-        hook = SignalHook(signal_conn_id=str(self.signal_conn_id))
+        hook = SignalHook(signal_conn_id=str(self.signal_conn_id), timeout=self.timeout, retries=self.retries)
         try:
             text = build_alert_text(context, self.kind) if self.text is None else self.text
             if not isinstance(text, str):

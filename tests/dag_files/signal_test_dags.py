@@ -116,3 +116,25 @@ with DAG("t_dag_success", start_date=START, schedule=None, on_success_callback=s
 
 with DAG("t_cli", start_date=START, schedule=None):
     SignalSendOperator(task_id="send", text="added with the CLI", signal_conn_id="signal_cli")
+
+# Bad input fails the task at once, whatever its retries; a delivery failure is retried.
+with DAG(
+    "t_fail_fast",
+    start_date=START,
+    schedule=None,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=0),
+        "on_retry_callback": send_signal_notification(
+            text="retry of {{ ti.task_id }}", destinations="447700900810"
+        ),
+        "on_failure_callback": send_signal_notification(
+            text="failed {{ ti.task_id }} on try {{ ti.try_number }}", destinations="447700900811"
+        ),
+    },
+):
+    SignalSendOperator(task_id="bad_number", text="never sent", destinations=["12345"])
+    SignalSendOperator(task_id="too_long", text="x" * 2001, destinations=["447700900812"])
+    SignalSendOperator(
+        task_id="api_down", text="retried", destinations=["447700900813"], signal_conn_id="signal_down"
+    )

@@ -1,0 +1,170 @@
+"""One text to several destinations, a few at a time, within one time budget.
+
+Plain Python (no Airflow); the hook hands over its clients, built in the calling thread,
+so the worker threads never touch Airflow (connection look-ups stay in the task's own
+thread). Why: sending to N people one
+after the other takes up to N x ``time_budget`` when the API hangs. Here up to
+``len(clients)`` sends run at once, each client (one HTTP session, one TCP connection)
+used by one thread only, since a client is not thread-safe. The whole call keeps to a
+deadline of one ``time_budget`` (plus :data:`START_ALLOWANCE`):
+
+- a destination whose turn comes when one full send no longer fits is sent with fewer
+  retries and, if need be, a shorter read time-out (:func:`settings_within`), over the
+  same connection (:func:`_limited`);
+- a destination whose turn comes when not even one attempt fits is not attempted, and
+  gets an error saying so (``maybe_delivered=False``).
+
+Each destination is posted at most once (the client's retry policy still decides when a
+request may be repeated), every destination gets an outcome, in order, and every thread
+has ended before :func:`send_to_all` returns or raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from time import monotonic
+from typing import TYPE_CHECKING, cast
+
+from airflow_provider_signal.client import SignalClient, SignalClientSettings
+from airflow_provider_signal.errors import SignalAPIError
+from airflow_provider_signal.types import SignalSendResult
+
+if TYPE_CHECKING:
+    from requests.adapters import HTTPAdapter
+
+Outcome = SignalSendResult | SignalAPIError
+
+MIN_READ_TIMEOUT = 1.0
+"""Shortest read time-out a destination is attempted with when time runs short (seconds)."""
+
+START_ALLOWANCE = 1.0
+"""Seconds added to the deadline for starting threads and handling answers."""
+
+
+def settings_within(settings: SignalClientSettings, seconds: float) -> SignalClientSettings | None:
+    """Settings whose ``time_budget`` fits in ``seconds``, as close to ``settings`` as possible.
+
+    ``settings`` itself when it fits; else fewer retries; else no retry and a shorter read
+    time-out, down to :data:`MIN_READ_TIMEOUT`; ``None`` when even that does not fit.
+    """
+    if settings.time_budget <= seconds:
+        return settings
+    for retries in range(settings.retries - 1, -1, -1):
+        fewer = dataclasses.replace(settings, retries=retries)
+        if fewer.time_budget <= seconds:
+            return fewer
+    low, high = min(MIN_READ_TIMEOUT, settings.timeout), settings.timeout
+    if dataclasses.replace(settings, retries=0, timeout=low).time_budget > seconds:
+        return None
+    for _ in range(20):  # bisect: the longest read time-out that still fits
+        middle = (low + high) / 2
+        if dataclasses.replace(settings, retries=0, timeout=middle).time_budget <= seconds:
+            low = middle
+        else:
+            high = middle
+    return dataclasses.replace(settings, retries=0, timeout=low)
+
+
+def not_attempted(settings: SignalClientSettings, destination: str, count: int) -> SignalAPIError:
+    """The error of a destination whose turn came after the send's time budget was used up."""
+    return SignalAPIError(
+        f"Signal message to {destination} was not sent ({settings.source}): the send to {count} "
+        f"destination(s) used up its time budget of {settings.time_budget:g} s before this "
+        "destination's turn, because the API was slow or failing for the ones before it. No request "
+        "was made for it, so it was not delivered: send it again once the API answers, or lower the "
+        "timeout and retries so failing sends give up sooner.",
+        destination=destination,
+        maybe_delivered=False,
+    )
+
+
+def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClient]) -> list[Outcome]:
+    """Send ``text`` to each number; return one outcome per number, in the numbers' order.
+
+    ``clients[0]`` works in the calling thread, each other client in a thread of its own.
+    """
+    settings = clients[0].settings
+    deadline = monotonic() + settings.time_budget + START_ALLOWANCE
+    outcomes: list[Outcome | None] = [None] * len(numbers)
+    turns = iter(range(len(numbers)))
+    turn_lock = threading.Lock()
+    stop = threading.Event()
+
+    def work(client: SignalClient) -> None:
+        while not stop.is_set():
+            with turn_lock:
+                index = next(turns, None)
+            if index is None:
+                return
+            outcomes[index] = _send_one(client, text, numbers[index], deadline, len(numbers))
+
+    started: list[threading.Thread] = []
+    try:
+        for worker, client in enumerate(clients[1:], start=1):
+            thread = threading.Thread(target=work, args=(client,), name=f"signal-send-{worker}", daemon=True)
+            thread.start()
+            started.append(thread)
+        work(clients[0])
+    finally:
+        stop.set()  # after an interruption (e.g. a task time-out), start nothing new ...
+        for thread in started:
+            thread.join()  # ... and let the sends in flight end: each is bounded by its time-out
+    return [
+        outcome if outcome is not None else not_attempted(settings, number, len(numbers))
+        for number, outcome in zip(numbers, outcomes, strict=True)
+    ]
+
+
+def _send_one(
+    client: SignalClient,
+    text: str,
+    number: str,
+    deadline: float,
+    count: int,
+) -> Outcome:
+    settings = settings_within(client.settings, deadline - monotonic())
+    if settings is None:
+        return not_attempted(client.settings, number, count)
+    payload = {"destination": number, "text": text}
+    try:
+        with _limited(client, settings):
+            return client.post(payload, destination=number)
+    except SignalAPIError as error:
+        return error
+    except Exception as error:  # a bug here must not cost the other destinations their outcome
+        return SignalAPIError(
+            client.redact(
+                f"Signal message to {number} failed unexpectedly ({client.settings.source}): "
+                f"{type(error).__name__}: {error}. It may or may not have been delivered."
+            ),
+            destination=number,
+            maybe_delivered=True,
+        )
+
+
+@contextmanager
+def _limited(client: SignalClient, settings: SignalClientSettings) -> Iterator[None]:
+    """For one send, make ``client`` use the time-out and retries of ``settings``, over its
+    same session and connection (a new client would open a new connection per late turn).
+
+    Safe because a client is used by one thread only. Its error messages then state the
+    time-out and attempts that really applied.
+    """
+    original = client.settings
+    if settings is original:
+        yield
+        return
+    adapter = cast("HTTPAdapter", client.session.get_adapter(original.message_url))
+    policy = adapter.max_retries  # the client's urllib3 Retry: same rules, fewer attempts
+    client.settings = settings
+    adapter.max_retries = policy.new(
+        total=settings.retries, connect=settings.retries, status=settings.retries
+    )
+    try:
+        yield
+    finally:
+        client.settings = original
+        adapter.max_retries = policy
