@@ -4,6 +4,7 @@
   (and on 3.0 without ``ti.log_url``); the default alert still names the error and links the log.
 - On Airflow 3 `dags test` runs the task's supervisor in-process, and its channel logs every
   request at DEBUG, secrets to mask included: the provider's own secrets stay out of that output.
+- Airflow 3.1 keeps Deadline Alerts outside ``airflow.sdk``; the notifier works there too.
 
 One DAG file and one `dags test` run (DEBUG logging) serve the module; `make test-lines` runs it on
 3.0, 3.1 and 3.2, `make check` on the newest 3.x and on 2.11.
@@ -17,6 +18,7 @@ import subprocess
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -161,3 +163,53 @@ def test_the_alert_after_the_failure_adds_no_secret_either(lines_run: LinesRun) 
     # Two alerts, each reading the connection: at most Airflow's own lines for two reads.
     airflow_lines = _between(lines_run.output, None, "LINES-MARK-READ-DONE").count(PASSWORD)
     assert after.count(PASSWORD) <= 2 * airflow_lines
+
+
+# -- Deadline Alerts on Airflow 3.1: the same feature, other homes ----------------------------
+# 3.2+ export DeadlineAlert & co. from airflow.sdk and run callbacks in CallbackTrigger (see
+# test_notifier.py); 3.1 keeps them in airflow.sdk.definitions.deadline and DeadlineCallbackTrigger.
+
+
+def _deadline_3_1() -> Any:
+    sdk = pytest.importorskip("airflow.sdk", reason="Deadline Alerts need 3.1+")
+    if hasattr(sdk, "DeadlineAlert"):
+        pytest.skip("this line exports Deadline Alerts from airflow.sdk: test_notifier.py covers it")
+    return pytest.importorskip("airflow.sdk.definitions.deadline", reason="Deadline Alerts need 3.1+")
+
+
+def test_airflow_3_1_accepts_the_notifier_as_a_deadline_alert_callback() -> None:
+    from datetime import datetime, timedelta
+
+    deadline = _deadline_3_1()
+    from airflow.sdk import DAG
+
+    from airflow_provider_signal.notifications.signal import send_signal_notification
+
+    callback = deadline.AsyncCallback(send_signal_notification, kwargs={"text": "late"})
+    alert = deadline.DeadlineAlert(
+        reference=deadline.DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(minutes=30),
+        callback=callback,
+    )
+    dag = DAG("t_deadline_3_1", schedule=None, start_date=datetime(2026, 1, 1), deadline=alert)
+    assert dag.deadline is alert or alert in dag.deadline
+    assert callback.path == "airflow_provider_signal.notifications.signal.SignalNotifier"
+
+
+def test_airflow_3_1_deadline_trigger_sends_the_alert(signal_api: Any) -> None:
+    import asyncio
+
+    _deadline_3_1()
+    from airflow.triggers.deadline import DeadlineCallbackTrigger
+
+    trigger = DeadlineCallbackTrigger(
+        callback_path="airflow_provider_signal.notifications.signal.send_signal_notification",
+        callback_kwargs={"text": "Deadline missed on 3.1", "destinations": "447700900123"},
+    )
+
+    async def collect() -> list[Any]:
+        return [event async for event in trigger.run()]
+
+    events = asyncio.run(collect())
+    assert str(events[-1].payload["state"]).lower().endswith("success"), events[-1].payload
+    assert [m.text for m in signal_api.messages] == ["Deadline missed on 3.1"]
