@@ -15,6 +15,9 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import math
+import re
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -30,6 +33,7 @@ from airflow_provider_signal.defaults import (
 )
 from airflow_provider_signal.errors import SignalAPIError, SignalInputError
 from airflow_provider_signal.types import AUTH_MODES, AuthMode, SignalSendResult
+from airflow_provider_signal.validation import clean_text
 
 if TYPE_CHECKING:
     import requests
@@ -43,6 +47,7 @@ _MAX_ERROR_TEXT = 300
 
 
 def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
     if host == "localhost":
         return True
     try:
@@ -51,31 +56,187 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_AUTHORITY = re.compile(
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?P<port>[0-9]{1,5}))?"
+)
+"""What an API URL's authority may be: a DNS name, IPv4 or bracketed IPv6 address, and a port.
+No userinfo, percent-escapes, zone ids or odd characters: nothing two URL parsers could read apart."""
+_PATH = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:-]*)*")
+_URL_MASK = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?.*@", re.DOTALL)
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for an error message: anything up to an ``@`` (userinfo, credentials) masked."""
+    return _URL_MASK.sub(r"\1***@", url)
+
+
+@dataclass(frozen=True)
+class ApiUrl:
+    """An API base URL, parsed once; the loopback rule and the HTTP library see the same host."""
+
+    scheme: str
+    host: str
+    """As it goes in a URL: a name, an IPv4 address or a bracketed IPv6 address."""
+    port: int | None
+    path: str
+
+    def with_port(self, port: int | None) -> ApiUrl:
+        return ApiUrl(self.scheme, self.host, port, self.path)
+
+    def __str__(self) -> str:
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{self.scheme}://{self.host}{port}{self.path}"
+
+
+def parse_api_url(base_url: str | None, source: str = "") -> ApiUrl:
+    """Parse an API base URL given with or without a scheme, refusing anything ambiguous.
+
+    One parse for both the loopback rule and the connection: the URL must be plain ASCII
+    with a ``host[:port]`` authority and a simple path. Userinfo (``user:pass@``),
+    backslashes, whitespace, control characters, percent-escapes in the host, queries and
+    fragments are refused, because URL parsers disagree on them (urllib3 follows WHATWG,
+    where ``\\`` ends the authority; ``urllib.parse`` does not). As a last check the URL
+    built from this parse must mean the same host and port to ``urllib.parse`` and to
+    urllib3, the library that connects.
+    """
+    where = f" ({source})" if source else ""
+    raw = "" if base_url is None else str(base_url)
+    base = raw.strip() or DEFAULT_API_URL
+    shown = repr(shown_url(raw))
+
+    def refuse(why: str, advice: str = "") -> SignalInputError:
+        advice = advice or (
+            f"set the connection's API URL to a plain https URL such as {DEFAULT_API_URL!r} "
+            "(host and optional port and path, nothing else)"
+        )
+        return SignalInputError(f"Signal API URL {shown} {why}{where}: {advice}.")
+
+    if any(not ("!" <= char <= "~") for char in base):
+        raise refuse("contains a space, a control character or a non-ASCII character")
+    if "\\" in base:
+        raise refuse("contains a backslash")
+    if "?" in base or "#" in base:
+        raise refuse("has a query or fragment")
+    if "://" not in base:
+        base = f"https://{base}"
+    scheme, _, rest = base.partition("://")
+    scheme = scheme.lower()
+    authority, slash, path = rest.partition("/")
+    if "@" in base:  # in the authority it is userinfo; in the path, likely a password split by a "/"
+        raise refuse(
+            "contains a user name or password (user:password@)",
+            "remove it, and put the System ID and Password in the connection's Login and Password fields",
+        )
+    if scheme not in ("http", "https"):
+        raise refuse("is not an http(s) URL")
+    match = _AUTHORITY.fullmatch(authority)
+    if not match:
+        raise refuse("does not have a valid host[:port]")
+    path = slash + path
+    if not _PATH.fullmatch(path):
+        raise refuse("has characters its path may not have")
+    port = int(match["port"]) if match["port"] is not None else None
+    if port is not None and not 1 <= port <= 65535:
+        raise refuse(f"has port {port}, outside 1-65535")
+    url = ApiUrl(scheme, match["host"], port, path.rstrip("/"))
+    if not _parsers_agree(url):
+        raise refuse("is read differently by different URL parsers")
+    if scheme == "http" and not _is_loopback(url.host):
+        raise SignalInputError(
+            f"Signal API URL {shown} uses plain http to a host that is not loopback{where}: "
+            "use https:// so the password is not sent unencrypted."
+        )
+    return url
+
+
+def _parsers_agree(url: ApiUrl) -> bool:
+    """Whether ``urllib.parse`` and urllib3 (which connects) read the same host and port."""
+    from urllib3.util import parse_url
+
+    text = str(url) + MESSAGE_PATH
+    try:
+        ours = urlsplit(text)
+        theirs = parse_url(text)
+        ours_host, ours_port = ours.hostname, ours.port
+    except ValueError:
+        return False
+    host = url.host.strip("[]").lower()
+    return (
+        (ours_host or "").lower() == host
+        and (theirs.host or "").strip("[]").lower() == host
+        and ours_port == theirs.port == url.port
+        and theirs.scheme == ours.scheme == url.scheme
+    )
+
+
 def build_message_url(base_url: str | None, source: str = "") -> str:
     """Return the message endpoint for an API base URL given with or without a scheme.
 
     Plain ``http://`` is accepted only for loopback hosts (the local emulator), so a
-    password never crosses a network unencrypted.
+    password never crosses a network unencrypted; see :func:`parse_api_url` for what is refused.
     """
-    where = f" ({source})" if source else ""
-    base = (base_url or "").strip() or DEFAULT_API_URL
-    if "://" not in base:
-        base = f"https://{base}"
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    url = parse_api_url(base_url, source)
+    path = url.path if url.path.endswith(MESSAGE_PATH) else url.path + MESSAGE_PATH
+    return str(ApiUrl(url.scheme, url.host, url.port, path))
+
+
+def api_url_with_port(host: str | None, port: object, source: str) -> str:
+    """The API URL from a connection's Host and Port fields, the Port never silently dropped.
+
+    ``host`` may carry a scheme and a port itself (``http://127.0.0.1:8080``) or be a bare
+    IPv6 address (``::1`` or ``http://::1``, as Airflow's URI form gives it). A Port that is
+    not a whole number from 1 to 65535, or that differs from a port already in the host,
+    is refused.
+    """
+    where = f" ({source})"
+    text = _bracket_ipv6((host or "").strip())
+    if port is None or port == "":
+        return text
+    digits = str(port).strip()
+    if isinstance(port, bool) or not isinstance(port, (int, str)) or not re.fullmatch("[0-9]{1,6}", digits):
         raise SignalInputError(
-            f"Signal API URL {base_url!r} is not an http(s) URL{where}: "
-            f"set the connection's API URL to e.g. {DEFAULT_API_URL!r}."
+            f"Signal connection Port {port!r} is not a whole number{where}: fix the Port field."
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    number = int(digits)
+    if not 1 <= number <= 65535:
         raise SignalInputError(
-            f"Signal API URL {base_url!r} uses plain http to a host that is not loopback{where}: "
-            "use https:// so the password is not sent unencrypted."
+            f"Signal connection Port {number} is outside 1-65535{where}: fix the Port field."
         )
-    path = parts.path.rstrip("/")
-    if not path.endswith(MESSAGE_PATH):
-        path += MESSAGE_PATH
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    if not text:
+        raise SignalInputError(
+            f"Signal connection has Port {number} but no API URL (host){where}: set the host too, "
+            "or clear the Port."
+        )
+    url = parse_api_url(text, source)
+    if url.port is not None and url.port != number:
+        raise SignalInputError(
+            f"Signal connection API URL {shown_url(text)!r} has port {url.port} but the Port field "
+            f"says {number}{where}: keep one of them."
+        )
+    return str(url.with_port(number))
+
+
+def _bracket_ipv6(host: str) -> str:
+    """``host`` with a bare IPv6 address (``::1``, ``http://::1/x``) put in brackets."""
+    scheme, sep, rest = host.rpartition("://")
+    authority, slash, path = rest.partition("/")
+    if authority.count(":") >= 2 and "[" not in authority:
+        authority = f"[{authority}]"
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
+def _is_number(value: object, low: float, high: float) -> bool:
+    """A real int or float (not a bool, not NaN or infinite) within ``[low, high]``."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and low <= value <= high
+    )
+
+
+def _is_whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 @dataclass(frozen=True)
@@ -103,16 +264,21 @@ class SignalClientSettings:
             raise SignalInputError(
                 f"Signal auth mode {self.auth!r} is not known{where}: use 'basic' or 'payload'."
             )
-        if not (isinstance(self.timeout, (int, float)) and 0 < self.timeout <= 300):
+        if not _is_number(self.timeout, 0, 300) or self.timeout == 0:
             raise SignalInputError(
                 f"Signal timeout {self.timeout!r} is out of range{where}: give seconds, above 0 and "
                 "at most 300."
             )
-        if not (isinstance(self.retries, int) and 0 <= self.retries <= 10):
+        if not _is_whole(self.retries, 0, 10):
             raise SignalInputError(
                 f"Signal retries {self.retries!r} is out of range{where}: give a whole number from 0 to 10."
             )
-        if not (isinstance(self.max_text_length, int) and self.max_text_length > 0):
+        if not _is_number(self.backoff_factor, 0, BACKOFF_MAX):
+            raise SignalInputError(
+                f"Signal backoff_factor {self.backoff_factor!r} is out of range{where}: give seconds "
+                f"from 0 to {BACKOFF_MAX:g}."
+            )
+        if not _is_whole(self.max_text_length, 1, 10**9):
             raise SignalInputError(
                 f"Signal max_text_length {self.max_text_length!r} is not a positive whole number{where}."
             )
@@ -134,7 +300,10 @@ class SignalClientSettings:
 
     @property
     def time_budget(self) -> float:
-        """Upper bound, in seconds, of one destination's send with these settings."""
+        """Upper bound, in seconds, of one destination's send with these settings.
+
+        Reading the answer's body is held within it too (see :meth:`SignalClient.post`).
+        """
         connect = self.connect_timeout
         attempts = self.retries + 1
         waits = self.retries * max(BACKOFF_MAX, RETRY_AFTER_MAX)
@@ -142,6 +311,7 @@ class SignalClientSettings:
 
 
 def _make_retry(retries: int, backoff_factor: float) -> Any:
+    from urllib3.exceptions import InvalidHeader
     from urllib3.util.retry import Retry
 
     class _SignalRetry(Retry):
@@ -149,7 +319,16 @@ def _make_retry(retries: int, backoff_factor: float) -> Any:
         RETRY_AFTER_STATUS_CODES = RETRY_STATUSES
 
         def parse_retry_after(self, retry_after: str) -> float:
-            return min(float(super().parse_retry_after(retry_after)), RETRY_AFTER_MAX)
+            """Seconds to wait, cut to ``RETRY_AFTER_MAX``; 0 (the back-off applies) when malformed.
+
+            A ``Retry-After`` that is neither whole seconds nor an HTTP date ("soon", "-5",
+            "1.5") is treated as absent, so the retry goes on instead of failing on the header.
+            """
+            try:
+                seconds = float(super().parse_retry_after(retry_after))
+            except InvalidHeader:
+                return 0.0
+            return min(max(seconds, 0.0), RETRY_AFTER_MAX)
 
     return _SignalRetry(
         total=retries,
@@ -165,6 +344,43 @@ def _make_retry(retries: int, backoff_factor: float) -> Any:
         respect_retry_after_header=True,
         raise_on_status=False,  # hand back the last answer so its text reaches the error
     )
+
+
+def _make_adapter(retry: Any) -> Any:
+    """A requests adapter whose connections report a failed TLS handshake as a connect failure.
+
+    urllib3 reports a handshake that times out as a *read* time-out, and one that is reset
+    as a dropped answer, though no byte of the request can have been sent: both would be
+    "may or may not have been delivered" and never retried. Here they are connect
+    failures, retried as such.
+    """
+    import ssl
+
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    class _HTTPSConnection(HTTPSConnection):
+        def connect(self) -> None:
+            try:
+                super().connect()
+            except TimeoutError as exc:  # socket.timeout: the handshake stalled
+                self.close()
+                raise ConnectTimeoutError(self, f"TLS handshake timed out ({exc})") from exc
+            except (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+                self.close()
+                raise NewConnectionError(self, f"TLS handshake broken off ({exc})") from exc
+
+    class _HTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = _HTTPSConnection
+
+    class _Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": HTTPConnectionPool, "https": _HTTPSPool}
+
+    return _Adapter(max_retries=retry, pool_connections=1, pool_maxsize=1)
 
 
 def _short(text: str, limit: int = _MAX_ERROR_TEXT) -> str:
@@ -207,6 +423,72 @@ def extract_error_text(body: Any, raw_text: str) -> str:
     return _short(raw_text)
 
 
+_JSON_SHORT_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t"}
+_HTML_NAMES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
+
+
+def _char_forms(char: str) -> str:
+    """A regex for ``char`` in any form an answer could plausibly carry it.
+
+    As is; JSON-escaped (``\\uXXXX``, a surrogate pair, ``\\/``, ``\\"`` ..., also escaped
+    twice); URL-encoded (each UTF-8 byte as ``%XX``, ``+`` for a space, as ``quote`` and
+    ``quote_plus`` write them); HTML-escaped (``&#NN;``, ``&#xHH;``, ``&amp;`` ...).
+    """
+    code = ord(char)
+    backslashes = r"(?:\\)+"
+    if code > 0xFFFF:
+        high, low = divmod(code - 0x10000, 0x400)
+        unicode_escape = rf"{backslashes}(?i:u{0xD800 + high:04x}){backslashes}(?i:u{0xDC00 + low:04x})"
+    else:
+        unicode_escape = rf"{backslashes}(?i:u{code:04x})"
+    forms = [re.escape(char), unicode_escape]
+    if char in _JSON_SHORT_ESCAPES:
+        forms.append(backslashes + re.escape(_JSON_SHORT_ESCAPES[char]))
+    forms.append("".join(f"(?i:%{byte:02x})" for byte in char.encode("utf-8", "surrogatepass")))
+    if char == " ":
+        forms.append(r"\+")
+    forms.append(f"&#0*{code};")
+    forms.append(f"(?i:&#x0*{code:x};)")
+    if char in _HTML_NAMES:
+        forms.append(f"&{_HTML_NAMES[char]};")
+    return "(?:" + "|".join(forms) + ")"
+
+
+def secret_spellings(secrets: tuple[str, ...]) -> list[str]:
+    """Each secret, and its base64 (standard and URL-safe, without padding), longest first.
+
+    So an API that echoes the password base64-encoded on its own is masked too.
+    """
+    spellings: set[str] = set()
+    for secret in filter(None, secrets):
+        spellings.add(secret)
+        encoded = secret.encode("utf-8", "surrogatepass")
+        for b64 in (base64.b64encode(encoded), base64.urlsafe_b64encode(encoded)):
+            spellings.add(b64.decode().rstrip("="))
+        spellings.add(secret.rstrip("="))
+    return sorted(spellings, key=len, reverse=True)  # longest first: nothing of one left behind
+
+
+def secret_pattern(spellings: list[str]) -> re.Pattern[str]:
+    """One regex for every spelling in every plausible encoding (see :func:`_char_forms`)."""
+    return re.compile("|".join("".join(_char_forms(char) for char in spelling) for spelling in spellings))
+
+
+_ESCAPE_MARKS = ("\\", "%", "&")
+"""A text without these can only hold a secret as is (or with ``+`` for a space)."""
+
+
+MAX_ANSWER_BYTES = 64 * 1024
+"""At most this much of an answer's body is read (decoded); the API's answers are a few
+hundred bytes. A longer body is cut there (a 2xx still counts as sent), so a huge or
+compressed body ("zip bomb") costs neither memory nor time."""
+_READ_CHUNK = 16 * 1024
+
+
+class _BodyReadError(Exception):
+    """The answer's status came, but reading its body failed (``__cause__`` says how)."""
+
+
 class SignalClient:
     """Sends messages to the Signal API over one reused HTTP session.
 
@@ -218,14 +500,9 @@ class SignalClient:
         self.settings = settings
         self._session: requests.Session | None = None
         self._secrets = (settings.password, settings.basic_token)
-        # An answer may carry a secret JSON-escaped (quotes, backslashes, non-ASCII): mask
-        # those spellings too, longest first so no part of one is left behind.
-        forms = {
-            form
-            for secret in self._secrets
-            for form in (secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1])
-        }
-        self._secret_forms = sorted(forms, key=len, reverse=True)
+        spellings = secret_spellings(self._secrets)
+        self._secret_pattern = secret_pattern(spellings)
+        self._plain_spellings = tuple({spelling.replace("+", " ") for spelling in spellings})
 
     def __repr__(self) -> str:
         return f"SignalClient(url={self.settings.message_url!r}, system_id={self.settings.system_id!r})"
@@ -242,10 +519,13 @@ class SignalClient:
         return self._secrets
 
     def redact(self, text: str) -> str:
-        """Replace any secret in ``text`` (also JSON-escaped) by ``***``."""
-        for secret in self._secret_forms:
-            text = text.replace(secret, "***")
-        return text
+        """Replace any secret in ``text``, in any plausible encoding, by ``***``."""
+        # Fast path (most answers): no escape characters and no secret as is, so nothing to mask.
+        if not any(mark in text for mark in _ESCAPE_MARKS):
+            plain = text.replace("+", " ")
+            if not any(spelling in plain for spelling in self._plain_spellings):
+                return text
+        return self._secret_pattern.sub("***", text)
 
     def _redact_value(self, value: Any) -> Any:
         """``value`` (a parsed JSON answer) with every string in it redacted."""
@@ -265,20 +545,15 @@ class SignalClient:
 
     def _build_session(self) -> requests.Session:
         import requests
-        from requests.adapters import HTTPAdapter
 
         session = requests.Session()
-        adapter = HTTPAdapter(
-            max_retries=_make_retry(self.settings.retries, self.settings.backoff_factor),
-            pool_connections=1,
-            pool_maxsize=1,
-        )
+        adapter = _make_adapter(_make_retry(self.settings.retries, self.settings.backoff_factor))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
         if self.settings.auth == "basic":
             session.auth = self._add_basic_auth
-        if _is_loopback(urlsplit(self.settings.message_url).hostname or ""):
+        if _is_loopback(parse_api_url(self.settings.message_url).host):
             # Plain http is allowed only to loopback: an http_proxy from the environment must
             # not carry the request (and the password) off this machine.
             session.trust_env = False
@@ -295,7 +570,11 @@ class SignalClient:
             self._session = None
 
     def post(self, payload: dict[str, Any], *, destination: str | None) -> SignalSendResult:
-        """POST one message body; input must already be valid."""
+        """POST one message body; input must already be valid.
+
+        The whole send, answer included, stays within ``settings.time_budget``: the body of
+        the answer is read, at most :data:`MAX_ANSWER_BYTES` of it, within the read time-out.
+        """
         import requests
 
         body = dict(payload)
@@ -305,12 +584,15 @@ class SignalClient:
         who = f"message to {destination}" if destination else "connection test"
         where = f"{self.settings.source}, {self.settings.message_url}"
         failure: SignalAPIError | None = None
+        started = time.monotonic()
         try:
             response = self.session.post(
                 self.settings.message_url,
-                data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                # clean_text: a lone surrogate becomes U+FFFD, not a UnicodeEncodeError.
+                data=clean_text(json.dumps(body, ensure_ascii=False)).encode("utf-8"),
                 timeout=(self.settings.connect_timeout, self.settings.timeout),
                 allow_redirects=False,
+                stream=True,  # the body is read below, capped in size and time
             )
         except requests.exceptions.RequestException as exc:
             failure = self._transport_error(exc, who, where, destination)
@@ -318,7 +600,34 @@ class SignalClient:
             # Raised outside the except block, so the error keeps no reference to the request
             # (its headers and body hold the credentials).
             raise failure
-        return self._handle(response, destination, who, where)
+        deadline = min(started + self.settings.time_budget, time.monotonic() + self.settings.timeout)
+        try:
+            raw, complete = _read_body(response, deadline)
+        except _BodyReadError as broken:
+            failure = self._broken_answer(response.status_code, broken, who, where, destination)
+            raw, complete = b"", False
+        if not complete:
+            response.close()  # the rest of the body is left unread: this connection is not reused
+        if failure is not None:
+            raise failure
+        return self._handle(response, raw, complete, destination, who, where)
+
+    def _broken_answer(
+        self, status: int, broken: _BodyReadError, who: str, where: str, destination: str | None
+    ) -> SignalAPIError | None:
+        """The error for an answer whose body broke off; ``None`` when the status says enough."""
+        if not 200 <= status < 300:
+            return None  # a refusal or overload is clear from its status: map it without a body
+        cause = broken.__cause__ or broken
+        return self._error(
+            f"Signal {who} may or may not have been delivered: the API answered HTTP {status}, but "
+            f"its answer broke off before it was complete ({where}). It was not re-sent, to avoid "
+            "a duplicate.",
+            destination,
+            cause,
+            status_code=status,
+            maybe_delivered=True,
+        )
 
     def _transport_error(
         self, exc: Exception, who: str, where: str, destination: str | None
@@ -362,36 +671,61 @@ class SignalClient:
         return self._error(f"Signal {who} failed ({where}).", destination, exc, maybe_delivered=True)
 
     def _error(
-        self, message: str, destination: str | None, exc: BaseException, *, maybe_delivered: bool = False
+        self,
+        message: str,
+        destination: str | None,
+        exc: BaseException,
+        *,
+        status_code: int | None = None,
+        maybe_delivered: bool = False,
     ) -> SignalAPIError:
         cause = _short(self.redact(f"{type(exc).__name__}: {_root_cause(exc)}"), 200)
         return SignalAPIError(
             self.redact(f"{message} Cause: {cause}"),
             destination=destination,
+            status_code=status_code,
             maybe_delivered=maybe_delivered,
         )
 
-    def _handle(
-        self, response: requests.Response, destination: str | None, who: str, where: str
-    ) -> SignalSendResult:
-        text = response.text or ""
+    def _parse(self, raw: bytes, complete: bool, response: requests.Response) -> tuple[Any, bool, str]:
+        """The answer's JSON (redacted), whether it was readable, and its redacted text."""
+        encoding = response.encoding or "utf-8"
         try:
-            body: Any = json.loads(text) if text.strip() else None
-            readable = body is not None
-        except ValueError:
-            body, readable = None, False
-        # Redact after parsing too: JSON may spell a secret with escapes the raw text hides.
-        body = self._redact_value(body)
-        raw_text = self.redact(text)
+            text = raw.decode(encoding, errors="replace")
+        except LookupError:
+            text = raw.decode("utf-8", errors="replace")
+        body: Any = None
+        readable = False
+        if complete and text.strip():
+            try:
+                # Redact after parsing too: JSON may spell a secret with escapes the raw text hides.
+                body = self._redact_value(json.loads(text))
+                readable = True
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
+                body = None
+        return body, readable, self.redact(text)
+
+    def _handle(
+        self,
+        response: requests.Response,
+        raw: bytes,
+        complete: bool,
+        destination: str | None,
+        who: str,
+        where: str,
+    ) -> SignalSendResult:
+        body, readable, raw_text = self._parse(raw, complete, response)
         status = response.status_code
         if 200 <= status < 300:
             transaction_id, message_ids = parse_success(body)
             if message_ids and not any(message_ids):
                 # The sibling Melrose Labs APIs answer an empty message id for a rejected destination.
                 raise SignalAPIError(
-                    f"Signal {who} failed: the API accepted the request (HTTP {status}, transaction "
-                    f"{transaction_id}) but gave no message id, its sign of a rejected destination "
-                    f"[{where}]. Check that the number is a Signal user.",
+                    self.redact(
+                        f"Signal {who} failed: the API accepted the request (HTTP {status}, transaction "
+                        f"{transaction_id}) but gave no message id, its sign of a rejected destination "
+                        f"[{where}]. Check that the number is a Signal user."
+                    ),
                     destination=destination,
                     status_code=status,
                     api_message="empty messageID",
@@ -404,7 +738,7 @@ class SignalClient:
                 "response": body if readable else _short(raw_text, 500),
                 "response_readable": readable,
             }
-        api_text = extract_error_text(body, raw_text) or response.reason or ""
+        api_text = self.redact(extract_error_text(body, raw_text) or response.reason or "")
         retry_state = getattr(response.raw, "retries", None)
         retried = len(retry_state.history) if retry_state is not None else 0
         tries = f" after {retried + 1} attempts" if retried else ""
@@ -428,6 +762,45 @@ class SignalClient:
             status_code=status,
             api_message=api_text or None,
         )
+
+
+def _read_body(response: requests.Response, deadline: float) -> tuple[bytes, bool]:
+    """Read at most :data:`MAX_ANSWER_BYTES` of the answer's body (decoded) before ``deadline``.
+
+    Returns the bytes and whether the body was complete. Reading stops at the cap or the
+    deadline (the rest is left unread: the connection is then closed, not reused). A body
+    that breaks off (a read time-out, a broken TLS stream, a truncated or badly chunked or
+    badly compressed body) raises :class:`_BodyReadError`.
+    """
+    from http.client import HTTPException
+
+    from urllib3.exceptions import HTTPError
+
+    raw = response.raw
+    read = getattr(raw, "read1", None) or raw.read  # read1: whatever has arrived, up to the amount
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    previous_timeout = sock.gettimeout() if sock is not None else None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= MAX_ANSWER_BYTES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                late = TimeoutError(f"the body did not arrive in time ({size} bytes read)")
+                raise _BodyReadError(str(late)) from late
+            if sock is not None:
+                sock.settimeout(remaining)  # no single wait goes past the deadline
+            chunk = read(min(_READ_CHUNK, MAX_ANSWER_BYTES + 1 - size), decode_content=True)
+            if not chunk:
+                if sock is not None:
+                    sock.settimeout(previous_timeout)
+                raw.release_conn()  # read to the end: the connection can be reused
+                return b"".join(chunks), True
+            chunks.append(chunk)
+            size += len(chunk)
+    except (HTTPError, HTTPException, OSError, ValueError) as exc:
+        raise _BodyReadError(str(exc)) from exc
+    return b"".join(chunks)[:MAX_ANSWER_BYTES], False
 
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:

@@ -10,8 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 
+def _rebuild(cls: type[SignalError], args: tuple[Any, ...], state: dict[str, Any]) -> SignalError:
+    """Unpickle (or copy) an error without calling its ``__init__`` (keyword-only arguments)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class SignalError(Exception):
-    """Base class of every error this provider raises."""
+    """Base class of every error this provider raises.
+
+    Survives ``pickle`` and ``copy`` with its message and attributes: Airflow, executors
+    and process pools may pickle an exception to hand it to another process.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
 
 
 class SignalInputError(SignalError, ValueError):

@@ -1,9 +1,20 @@
-"""Destination and text checks, done before any HTTP request (plain Python)."""
+"""Destination and text checks, done before any HTTP request (plain Python).
+
+No destination: ``None``, an empty or blank string, a string of only separators
+(``","``, ``" ; "``) and a list holding nothing but such strings all mean the same,
+"no destination given", and the send goes to the connection's default recipients
+(:func:`destinations_or_default`). A value naming at least one destination is used as
+given (blank parts are skipped); anything that is not a number is refused.
+
+Text: a lone surrogate (half of a UTF-16 pair, which can come from JSON or an exception
+message) cannot be encoded as UTF-8; it is replaced by U+FFFD "�" rather than refusing
+the whole text, so an alert carrying such a character still goes out.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
 from airflow_provider_signal.errors import SignalInputError
@@ -64,12 +75,35 @@ def normalise_destinations(value: object) -> list[str]:
     return list(seen)
 
 
+def destinations_or_default(value: object, default: Callable[[], list[str]]) -> list[str]:
+    """The normalised destinations in ``value``, or ``default()`` when it names none.
+
+    One rule for every spelling of "no destination" (see the module docstring): ``None``,
+    ``""``, ``" "``, ``","``, ``[]`` and ``["", " "]`` all fall back to the default.
+    """
+    numbers = normalise_destinations(value)
+    return numbers if numbers else default()
+
+
+def clean_text(text: str) -> str:
+    """``text`` with surrogate pairs joined and lone surrogates replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def validate_text(text: object, max_length: int = DEFAULT_MAX_TEXT_LENGTH) -> str:
-    """Return ``text`` if it is a non-blank string of at most ``max_length`` characters."""
+    """Return ``text`` if it is a non-blank string of at most ``max_length`` characters.
+
+    The text returned is the one to send: lone surrogates replaced (see :func:`clean_text`).
+    """
     if not isinstance(text, str):
         raise SignalInputError(
             f"Signal message text must be a string, not {type(text).__name__}: convert it first."
         )
+    text = clean_text(text)
     if not text.strip():
         raise SignalInputError("Signal message text is empty: give the text to send.")
     if len(text) > max_length:

@@ -25,8 +25,9 @@ The fixtures (registered in ``tests/conftest.py``)::
             env={"MY_VAR": "1"},
         )
 
-The shared deployment loads every DAG file in ``tests/dag_files/deployment/``: a test
-module that only needs DAGs adds its file there. Connections every deployment defines
+The shared deployment loads every DAG file in ``tests/dag_files/deployment/`` and
+``example_dags/example_signal_approval.py``: a test module that only needs DAGs adds its
+file to that folder. Connections every deployment defines
 (environment variables, so every component reads them):
 
 - ``signal_default``: the emulator (:attr:`Deployment.emulator`), default recipient
@@ -69,6 +70,9 @@ AIRFLOW_VERSION = tuple(int(part) for part in version("apache-airflow").split(".
 AIRFLOW_3 = AIRFLOW_VERSION >= (3, 0)
 DAG_FILES = Path(__file__).resolve().parent / "dag_files"
 SHARED_DAG_FOLDER = DAG_FILES / "deployment"
+EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
+#: example DAGs the shared deployment also loads
+SHARED_EXAMPLES = ("example_signal_approval.py",)
 DEFAULT_DESTINATION = "447700900999"
 FINISHED = frozenset({"success", "failed"})
 
@@ -544,12 +548,28 @@ class Deployment:
         root = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
         return "\n".join(path.read_text(errors="replace") for path in sorted(root.rglob("*.log")))
 
+    def where_logged(self, text: str) -> list[str]:
+        """Which logs hold ``text``: paths under ``AIRFLOW_HOME/logs`` (``dag_id=.../...`` for a
+        task, ``dag_processor/...`` or ``scheduler/...`` for DAG file processing) and
+        ``component:<name>`` for a component's own output. Tells which process wrote a line."""
+        found = [f"component:{name}" for name, c in self.components.items() if text in _read(c.log_path)]
+        logs = self.home / "logs"
+        found += [str(p.relative_to(logs)) for p in sorted(logs.rglob("*.log")) if text in _read(p)]
+        return found
+
     def logs(self, lines: int = 60) -> str:
         """The tail of each component's log, for a failure report."""
         parts = [
             f"----- {name} (pid {c.pid}) -----\n{c.log_tail(lines)}" for name, c in self.components.items()
         ]
         return "\n".join(parts)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 # -- several deployments in one session -----------------------------------------------------
@@ -581,7 +601,13 @@ class Deployments:
         ``dag_files`` defaults to every file in ``tests/dag_files/deployment/``. Asking
         again for a name with other arguments is an error (a deployment starts once).
         """
-        files = sorted(SHARED_DAG_FOLDER.glob("*.py")) if dag_files is None else [Path(p) for p in dag_files]
+        if dag_files is None:
+            files = [
+                *sorted(SHARED_DAG_FOLDER.glob("*.py")),
+                *(EXAMPLE_DAGS / name for name in SHARED_EXAMPLES),
+            ]
+        else:
+            files = [Path(p) for p in dag_files]
         settings = json.dumps(config or {}, sort_keys=True, default=str)
         key = (tuple(files), settings, tuple(sorted((env or {}).items())))
         if name in self._started:

@@ -324,3 +324,119 @@ def test_the_command_line_emulator_serves_prints_and_stops_on_sigterm() -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+# -- many concurrent senders, and faults that make sense (issue 13) ---------------------------
+
+
+def test_connections_made_while_the_server_is_busy_are_queued_not_dropped() -> None:
+    """The kernel's listen queue must hold a burst of 20+ senders: with socketserver's default
+    of 5, the sixth connect is not answered until the server catches up (and a sender with
+    a short connect time-out fails). The server thread is not started yet, so nothing is
+    accepted while the burst connects."""
+    emulator = SignalAPIEmulator(system_id="emu", password=PASSWORD)
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(40):
+            clients.append(socket.create_connection(("127.0.0.1", emulator.port), timeout=1.0))
+        emulator.start()
+        token = base64.b64encode(f"emu:{PASSWORD}".encode()).decode()
+        body = json.dumps({"destination": DEST, "text": "queued"}).encode()
+        request = (
+            f"POST /signal/message HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Basic {token}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
+        for client in clients:
+            client.settimeout(10)
+            client.sendall(request)
+        answers = [client.makefile("rb").readline() for client in clients]
+    finally:
+        for client in clients:
+            client.close()
+        emulator.stop()
+    assert answers == [b"HTTP/1.1 200 OK\r\n"] * 40
+    assert len(emulator.messages) == 40
+
+
+def test_twenty_five_concurrent_senders_are_all_answered(emulator: SignalAPIEmulator) -> None:
+    barrier = threading.Barrier(25)
+    statuses: queue.Queue[Any] = queue.Queue()
+
+    def sender(n: int) -> None:
+        barrier.wait(10)
+        try:
+            statuses.put(raw_post(emulator.url, timeout=10, text=f"sender {n}"))
+        except OSError as error:
+            statuses.put(error)
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(25)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    answers = [statuses.get_nowait() for _ in range(statuses.qsize())]
+    assert answers == [200] * 25
+    assert sorted(m.text for m in emulator.messages) == sorted(f"sender {n}" for n in range(25))
+
+
+@pytest.mark.parametrize(
+    ("raw_spec", "fragment"),
+    [
+        (b"null", "JSON object"),
+        (b"[1, 2]", "JSON object"),
+        (b'"fault"', "JSON object"),
+        (b'{"status": "abc"}', "status"),
+        (b'{"status": 99}', "status"),
+        (b'{"status": 600}', "status"),
+        (b'{"status": true}', "status"),
+        (b'{"status": 503.5}', "status"),
+        (b'{"delay": "soon"}', "delay"),
+        (b'{"delay": -1}', "delay"),
+        (b'{"delay": Infinity}', "delay"),
+        (b'{"delay": NaN}', "delay"),
+        (b'{"hang_seconds": 1e12, "action": "hang"}', "hang_seconds"),
+        (b'{"count": 1000000000}', "count"),
+        (b'{"count": 0}', "count"),
+        (b'{"count": -3}', "count"),
+        (b'{"count": true}', "count"),
+        (b'{"count": 2.5}', "count"),
+        (b'{"headers": ["Retry-After", "1"]}', "headers"),
+        (b'{"headers": {"Retry-After": 1}}', "headers"),
+        (b'{"headers": {"Bad Name": "1"}}', "headers"),
+        (b'{"headers": {"X": "a\\r\\nInjected: 1"}}', "headers"),
+        (b'{"content_type": 5}', "content_type"),
+        (b'{"deliver": "yes"}', "deliver"),
+        (b'{"body": 5}', "body"),
+        (b"{not json", "Bad fault"),
+    ],
+)
+def test_a_nonsense_fault_is_a_400_and_the_next_request_is_answered_normally(
+    emulator: SignalAPIEmulator, raw_spec: bytes, fragment: str
+) -> None:
+    request = urllib.request.Request(  # noqa: S310 - http to 127.0.0.1
+        f"{emulator.url}/_emulator/faults",
+        data=raw_spec,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)  # noqa: S310
+    with caught.value as answer:
+        assert answer.code == 400
+        assert fragment in json.loads(answer.read())["error"]
+    assert emulator.pending_faults == 0
+    status, _, body = send(emulator.url, "after the bad fault")
+    assert status == 200 and "messageID" in json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "fault", [{"status": 99}, {"delay": "soon"}, {"delay": float("inf")}, {"headers": None}, {"deliver": 1}]
+)
+def test_a_nonsense_fault_is_refused_by_fail_next_too(
+    emulator: SignalAPIEmulator, fault: dict[str, Any]
+) -> None:
+    with pytest.raises(ValueError, match="fault"):
+        emulator.fail_next(1, **fault)
+    with pytest.raises(ValueError, match="count"):
+        emulator.fail_next(10**9)
+    assert emulator.pending_faults == 0

@@ -48,3 +48,17 @@ def test_send_example_uses_the_operator_with_several_recipients(dagbag: Any) -> 
     assert isinstance(task, SignalSendOperator)
     assert len(task.destinations) >= 2
     assert "{{" in task.text
+
+
+def test_approval_example_gates_publish_on_an_approval_with_a_signal_notifier(dagbag: Any) -> None:
+    from airflow_provider_signal.notifications.signal import SignalNotifier
+
+    if "example_signal_approval" not in dagbag.dag_ids:
+        hitl = pytest.importorskip("airflow.providers.standard.operators.hitl", reason="HITL needs 3.1+")
+        pytest.fail(f"example_signal_approval missing although {hitl.__name__} imports")
+    dag = dagbag.dags["example_signal_approval"]
+    approve = dag.get_task("approve_publish")
+    assert type(approve).__name__ == "ApprovalOperator"
+    [notifier] = approve.notifiers
+    assert isinstance(notifier, SignalNotifier) and notifier.text is None  # the default "input needed" text
+    assert approve.downstream_task_ids == {"publish"}

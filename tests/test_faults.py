@@ -571,3 +571,437 @@ def test_an_empty_message_id_is_a_rejected_destination_not_a_delivery(
     assert "rejected destination" in str(failure) and "t-9" in str(failure)
     assert [r["destination"] for r in caught.value.results] == ["447700900456"]
     assert signal_api.request_count == 2  # not re-sent
+
+
+# -- broken answers: the status came, the body did not (issue 13) ---------------------------
+
+OK_JSON = b'{"transactionID": "t-1", "messageID": ["m-1"]}'
+
+
+def raw_answer(head: str, body: bytes = b"") -> bytes:
+    """An HTTP/1.1 answer, byte for byte, for the emulator's ``raw`` faults."""
+    return head.replace("\n", "\r\n").encode() + b"\r\n" + body
+
+
+BROKEN_2XX = {
+    "truncated": (
+        "raw",
+        raw_answer("HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Length: 200\n", OK_JSON),
+    ),
+    "bad-chunking": (
+        "raw",
+        raw_answer(
+            "HTTP/1.1 200 OK\nContent-Type: application/json\nTransfer-Encoding: chunked\n", b"zz\r\n{}\r\n"
+        ),
+    ),
+    "bad-gzip": (
+        "raw",
+        raw_answer(
+            "HTTP/1.1 200 OK\nContent-Type: application/json\nContent-Encoding: gzip\nContent-Length: 20\n",
+            b"this is not gzip....",
+        ),
+    ),
+    "stalls-past-the-time-out": (
+        "raw-hang",
+        raw_answer("HTTP/1.1 202 Accepted\nContent-Type: application/json\nContent-Length: 200\n", OK_JSON),
+    ),
+}
+
+
+@pytest.mark.parametrize("processed", [False, True], ids=["lost", "processed"])
+@pytest.mark.parametrize("case", list(BROKEN_2XX))
+def test_a_2xx_whose_body_breaks_off_may_have_been_delivered_and_is_not_resent(
+    signal_api: Any, set_connection: Any, make_hook: Any, case: str, processed: bool
+) -> None:
+    action, answer = BROKEN_2XX[case]
+    set_connection(extra={"timeout": 0.5, "retries": 2})
+    signal_api.fail_next(1, action=action, body=answer, hang_seconds=5, deliver=processed)
+    hook = make_hook()
+    started = time.monotonic()
+    failure = send_failing(hook)
+    elapsed = time.monotonic() - started
+
+    assert failure.maybe_delivered is True
+    assert failure.status_code == (202 if case.startswith("stalls") else 200)
+    assert "may or may not have been delivered" in str(failure) and "not re-sent" in str(failure)
+    assert f"HTTP {failure.status_code}" in str(failure)
+    assert signal_api.request_count == 1
+    assert len(signal_api.messages) == int(processed)
+    assert elapsed < hook.settings.time_budget
+
+
+def test_a_refusal_whose_body_breaks_off_is_still_reported_by_its_status(
+    signal_api: Any, make_hook: Any
+) -> None:
+    answer = raw_answer(
+        "HTTP/1.1 401 Unauthorized\nContent-Type: application/json\nContent-Length: 99\n", b"{"
+    )
+    signal_api.fail_next(1, action="raw", body=answer)
+    failure = send_failing(make_hook())
+
+    assert (failure.status_code, failure.maybe_delivered) == (401, False)
+    assert "Check the System ID and password" in str(failure)
+    assert signal_api.request_count == 1
+
+
+# -- a TLS handshake that fails is a connect failure (issue 13) -----------------------------
+
+
+class TLSStandIn:
+    """A TCP listener on 127.0.0.1 that never completes a TLS handshake: it either stays
+    silent (``stall``) or resets each connection after reading the ClientHello (``reset``).
+    Counts the TCP connections made to it."""
+
+    def __init__(self, mode: str) -> None:
+        import socket
+        import threading
+
+        self.mode = mode
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(32)
+        self.port = self.server.getsockname()[1]
+        self.accepted: list[Any] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import socket
+        import struct
+
+        self.server.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            self.accepted.append(conn)
+            if self.mode == "reset":
+                conn.settimeout(2)
+                try:
+                    conn.recv(4096)  # the ClientHello
+                finally:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    conn.close()  # an RST, not a FIN
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self.accepted:
+            conn.close()
+        self.server.close()
+
+
+@pytest.mark.parametrize("mode", ["stall", "reset"])
+def test_a_tls_handshake_that_stalls_or_is_reset_is_retried_as_a_connect_failure(
+    signal_api: Any, set_connection: Any, make_hook: Any, mode: str
+) -> None:
+    stand_in = TLSStandIn(mode)
+    try:
+        set_connection(host=f"https://127.0.0.1:{stand_in.port}", extra={"timeout": 0.5, "retries": 2})
+        hook = make_hook()
+        started = time.monotonic()
+        failure = send_failing(hook)
+        elapsed = time.monotonic() - started
+        time.sleep(0.2)  # let the stand-in accept the last connection
+        connections = len(stand_in.accepted)
+    finally:
+        stand_in.close()
+
+    assert failure.maybe_delivered is False and failure.status_code is None
+    assert "could not connect" in str(failure) and "after 3 attempt(s)" in str(failure)
+    assert "may or may not" not in str(failure)
+    assert connections == 3  # retried, as nothing can have been sent
+    assert elapsed < hook.settings.time_budget
+
+
+# -- a malformed Retry-After is as if absent (issue 13) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["soon", "-5", "1.5", "Infinity", "Thu, 99 Foo 2026 00:00:00 GMT", "1e3"]
+)
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_malformed_retry_after_is_ignored_and_the_retry_goes_on(
+    signal_api: Any, make_hook: Any, status: int, retry_after: str
+) -> None:
+    signal_api.fail_next(1, status=status, body={"error": "busy"}, headers={"Retry-After": retry_after})
+    started = time.monotonic()
+    [result] = make_hook().send_message("retried", DEST)  # backoff_factor=0: no wait at all
+
+    assert time.monotonic() - started < 2.0
+    assert signal_api.request_count == 2
+    [message] = signal_api.messages
+    assert result["transaction_id"] == message.transaction_id
+
+
+def test_a_malformed_retry_after_every_time_keeps_the_status_and_the_api_text(
+    signal_api: Any, make_hook: Any
+) -> None:
+    signal_api.fail_next(5, status=503, body={"error": "Down"}, headers={"Retry-After": "later"})
+    failure = send_failing(make_hook(retries=1))
+
+    assert (failure.status_code, failure.api_message) == (503, "Down")
+    assert "InvalidHeader" not in str(failure)
+    assert signal_api.request_count == 2
+
+
+# -- pathological 2xx bodies: read capped in size and time (issue 13) -----------------------
+
+
+def test_a_deeply_nested_2xx_body_is_unreadable_not_a_crash(signal_api: Any, make_hook: Any) -> None:
+    deep = "[" * 30_000 + "]" * 30_000  # 60 KB, within the cap, deeper than Python recurses
+    signal_api.fail_next(1, status=200, body=deep, deliver=True)
+    hook = make_hook()
+    hook.fanout_workers = 1  # one at a time, so the deep body meets the first destination
+    results = hook.send_message("deep", [DEST, "447700900456"])
+
+    assert [r["destination"] for r in results] == [DEST, "447700900456"]
+    assert results[0]["response_readable"] is False and results[0]["status_code"] == 200
+    assert results[1]["response_readable"] is True
+    assert len(signal_api.messages) == 2
+
+
+@pytest.mark.parametrize("kind", ["50-mb-body", "gzip-bomb"])
+def test_a_huge_or_inflating_2xx_body_is_read_only_up_to_the_cap(
+    signal_api: Any, make_hook: Any, kind: str
+) -> None:
+    import gzip
+    import tracemalloc
+
+    if kind == "gzip-bomb":
+        body = gzip.compress(b" " * 100_000_000, 9)  # about 100 KB that inflates to 100 MB
+        headers = {"Content-Encoding": "gzip"}
+    else:
+        body = b'{"transactionID": "t-big", "pad": "' + b"x" * 50_000_000 + b'"}'
+        headers = {}
+    signal_api.fail_next(1, status=200, body=body, headers=headers, deliver=True)
+    hook = make_hook()
+    _ = hook.client  # settings and session built before measuring
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        [result] = hook.send_message("big answer", DEST)
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert result["status_code"] == 200 and result["response_readable"] is False
+    assert len(result["response"]) <= 500
+    assert peak < 5_000_000, f"{peak:,} bytes allocated while reading the answer"
+    assert elapsed < 2.0
+    assert len(signal_api.messages) == 1 and signal_api.request_count == 1
+
+
+# -- text the UTF-8 codec refuses, and alerts whose exception cannot be printed (issue 13) ---
+
+
+def test_a_lone_surrogate_is_sent_replaced_to_every_recipient(signal_api: Any, make_hook: Any) -> None:
+    text = "disk \udcff full \ud83d\ude42"  # a lone surrogate, then a pair as JSON can leave it
+    results = make_hook().send_message(text, [DEST, "447700900456"])
+
+    assert len(results) == 2
+    assert [m.text for m in signal_api.messages] == ["disk \ufffd full 🙂"] * 2
+
+
+def test_the_client_itself_sends_a_lone_surrogate_replaced(signal_api: Any) -> None:
+    """Also when called directly, without the hook's validation."""
+    from airflow_provider_signal.client import SignalClient, SignalClientSettings
+
+    settings = SignalClientSettings(signal_api.system_id, signal_api.password, api_url=signal_api.url)
+    with SignalClient(settings) as client:
+        result = client.post({"destination": DEST, "text": "half \ud83d pair"}, destination=DEST)
+    assert result["status_code"] == 200
+    assert [m.text for m in signal_api.messages] == ["half \ufffd pair"]
+
+
+class UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ is broken")
+
+
+@pytest.mark.parametrize(
+    "exception",
+    [UnprintableError("x"), ValueError("bad byte \udc80 from a decoder")],
+    ids=["str-raises", "surrogate"],
+)
+def test_a_failure_alert_goes_out_whatever_the_exception(signal_api: Any, exception: Exception) -> None:
+    from airflow_provider_signal.notifications.signal import SignalNotifier
+
+    SignalNotifier(destinations=DEST, kind="failure")(alert_context(exception=exception))
+
+    [message] = signal_api.messages
+    assert message.text.startswith("❌ Airflow")
+    assert f"Error: {type(exception).__name__}" in message.text
+    assert "Run: manual__1" in message.text
+
+
+# -- errors survive pickling and copying (issue 13) -----------------------------------------
+
+
+def _raise_a_delivery_error(port: int) -> None:
+    from airflow_provider_signal.client import SignalClient, SignalClientSettings
+
+    settings = SignalClientSettings("id", "pw", api_url=f"http://127.0.0.1:{port}", retries=0)
+    with SignalClient(settings) as client:
+        try:
+            client.post({"destination": DEST, "text": "t"}, destination=DEST)
+        except SignalAPIError as failure:
+            raise SignalDeliveryError(
+                "all failed", failures=[failure], results=[{"destination": "x"}]
+            ) from None
+
+
+def test_errors_survive_pickle_copy_and_a_process_pool(signal_api: Any, make_hook: Any) -> None:
+    import copy
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    signal_api.fail_next(1, status=503, body={"error": "Busy"})
+    with pytest.raises(SignalDeliveryError) as caught:
+        make_hook(retries=0).send_message("hi", [DEST, "447700900456"])
+    error = caught.value
+    unpickled = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+    for clone in (unpickled, copy.copy(error), copy.deepcopy(error)):
+        assert type(clone) is SignalDeliveryError and str(clone) == str(error)
+        assert clone.results == error.results
+        [failure] = clone.failures
+        assert vars(failure) == vars(error.failures[0]) and str(failure) == str(error.failures[0])
+        assert failure.status_code == 503 and failure.api_message == "Busy"
+    copied = pickle.loads(pickle.dumps(SignalInputError("bad number")))  # noqa: S301 - our own bytes
+    assert str(copied) == "bad number"
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    with pool, pytest.raises(SignalDeliveryError) as remote:
+        pool.submit(_raise_a_delivery_error, signal_api.port).result(timeout=60)
+    assert remote.value.results == [{"destination": "x"}]
+    assert remote.value.failures[0].status_code == 401  # the emulator refused the client's credentials
+
+
+# -- every spelling of "no destination" means the default recipients (issue 13) ---------------
+
+
+@pytest.mark.parametrize("destinations", [None, "", " ", ",", " ; ", [], ["", " "], ("",)])
+def test_every_spelling_of_no_destination_goes_to_the_default_recipients(
+    signal_api: Any, set_connection: Any, make_hook: Any, destinations: Any
+) -> None:
+    set_connection(extra={"destinations": DEST})
+    [result] = make_hook().send_message("to the defaults", destinations)
+
+    assert result["destination"] == DEST
+    assert [m.destination for m in signal_api.messages] == [DEST]
+
+
+@pytest.mark.parametrize("destinations", [None, "", " ", ",", []])
+def test_no_destination_and_no_default_recipients_is_refused_before_any_request(
+    signal_api: Any, make_hook: Any, destinations: Any
+) -> None:
+    with pytest.raises(SignalInputError, match="No Signal destination"):
+        make_hook().send_message("to nobody", destinations)
+    assert signal_api.request_count == 0
+
+
+@pytest.mark.parametrize("template", ["{{ '' }}", " {{ '' }} ", "{{ ',' }}"])
+def test_a_notifier_whose_destinations_render_empty_alerts_the_default_recipients(
+    signal_api: Any, set_connection: Any, template: str
+) -> None:
+    from airflow_provider_signal.notifications.signal import SignalNotifier
+
+    set_connection(extra={"destinations": DEST})
+    SignalNotifier(text="fell back", destinations=template)(alert_context())
+    assert [(m.destination, m.text) for m in signal_api.messages] == [(DEST, "fell back")]
+
+
+# -- a TLS stream broken after the request was sent (issue 13) --------------------------------
+
+
+def self_signed_localhost(directory: Any) -> tuple[str, str]:
+    """A certificate and key for 127.0.0.1 (``cryptography`` comes with Airflow)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_a_2xx_whose_tls_stream_breaks_mid_body_may_have_been_delivered(
+    signal_api: Any, set_connection: Any, make_hook: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A real TLS server answers 200 with half a body, then garbage in place of the next TLS
+    record: the client sees a broken TLS stream after the request was processed."""
+    import os
+    import socket
+    import ssl
+    import threading
+
+    import requests.adapters
+
+    cert, key = self_signed_localhost(tmp_path)
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", cert)  # trust this test's certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(10)
+    received: list[bytes] = []
+
+    def serve() -> None:
+        with server.accept()[0] as raw, context.wrap_socket(raw, server_side=True) as tls:
+            tls.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+                data += tls.recv(65536)
+            received.append(data)
+            tls.sendall(
+                b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{"messa'
+            )
+            os.write(tls.fileno(), b"\x17\x03\x03\x00\x20" + b"\x00" * 32)  # not a record this session wrote
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        set_connection(
+            host=f"https://127.0.0.1:{server.getsockname()[1]}", extra={"timeout": 2, "retries": 2}
+        )
+        failure = send_failing(make_hook())
+    finally:
+        thread.join(10)
+        server.close()
+
+    assert len(received) == 1 and b'"destination": "447700900123"' in received[0]
+    assert failure.maybe_delivered is True and failure.status_code == 200
+    assert "may or may not have been delivered" in str(failure) and "HTTP 200" in str(failure)
+    assert "SSL" in str(failure) or "TLS" in str(failure)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
@@ -250,3 +251,83 @@ def test_api_url_from_host_and_port(
     if not port:
         hook.send_message("via url", ["447700900123"])
         assert len(signal_api.messages) == 1
+
+
+# -- settings are checked when the connection is read, or honoured (issue 13) -----------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"port": 70000}, "Port 70000 is outside 1-65535"),
+        ({"port": -1}, "Port -1 is not a whole number"),
+        ({"host": "http://127.0.0.1:99999"}, "port 99999, outside 1-65535"),
+        ({"host": "http://127.0.0.1:8080", "port": 8081}, "has port 8080 but the Port field says 8081"),
+        ({"host": "", "port": 8080}, "no API URL"),
+        ({"extra": {"retries": float("inf")}}, "retries inf is not a finite number"),
+        ({"extra": {"max_text_length": float("inf")}}, "max_text_length inf is not a finite number"),
+        ({"extra": {"timeout": float("nan")}}, "timeout nan is not a finite number"),
+        ({"extra": {"timeout": "Infinity"}}, "timeout 'Infinity' is not a finite number"),
+        ({"extra": {"retries": "NaN"}}, "retries 'NaN' is not a finite number"),
+        ({"extra": {"retries": True}}, "retries True is not a number"),
+        ({"extra": {"timeout": True}}, "timeout True is not a number"),
+        ({"extra": {"max_text_length": False}}, "max_text_length False is not a number"),
+        ({"extra": {"retries": "true"}}, "retries 'true' is not a number"),
+        ({"extra": {"retries": [1]}}, "retries [1] is not a number"),
+        ({"extra": {"backoff_factor": -1}}, "backoff_factor -1.0 is out of range"),
+        ({"extra": {"backoff_factor": 1e308}}, "backoff_factor 1e+308 is out of range"),
+        ({"extra": {"retries": 1e300}}, "retries 10000"),
+    ],
+)
+def test_bad_settings_are_refused_when_the_connection_is_read(
+    signal_api: Any, set_connection: Any, make_hook: Any, fields: dict[str, Any], fragment: str
+) -> None:
+    set_connection("signal_odd", **fields)
+    hook = make_hook("signal_odd", backoff_factor=None)
+    with pytest.raises(SignalInputError, match=re.escape(fragment)) as caught:
+        _ = hook.settings  # read, not sent: nothing reaches the network
+    assert "signal_odd" in str(caught.value)
+    assert signal_api.request_count == 0
+
+
+@pytest.mark.parametrize("form", ["json-scheme-in-host", "airflow-uri-with-protocol"])
+def test_the_port_field_is_honoured_when_the_host_has_a_scheme(
+    signal_api: Any, set_connection: Any, make_hook: Any, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    if form == "json-scheme-in-host":
+        set_connection(host="http://127.0.0.1", port=signal_api.port)
+    else:  # Airflow's URI form: host "http://127.0.0.1", port from the URI
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SIGNAL_DEFAULT",
+            f"signal://http://{signal_api.system_id}:{signal_api.password}@127.0.0.1:{signal_api.port}",
+        )
+    hook = make_hook()
+    hook.send_message("port kept", ["447700900123"])
+
+    assert hook.settings.message_url == f"http://127.0.0.1:{signal_api.port}/signal/message"
+    assert [m.text for m in signal_api.messages] == ["port kept"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("signal://id:pw@[::1]:8443", "https://[::1]:8443/signal/message"),
+        ("signal://http://id:pw@[::1]:8080", "http://[::1]:8080/signal/message"),
+        ("signal://id:pw@api.signal.invalid:8443", "https://api.signal.invalid:8443/signal/message"),
+    ],
+)
+def test_the_port_of_an_airflow_uri_is_honoured_also_for_ipv6(
+    monkeypatch: pytest.MonkeyPatch, make_hook: Any, uri: str, expected: str
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_SIGNAL_URI", uri)
+    assert make_hook("signal_uri").settings.message_url == expected
+
+
+def test_a_port_field_that_is_not_a_number_is_refused() -> None:
+    from airflow_provider_signal.client import api_url_with_port
+
+    for port in ("abc", "8o8o", "١٢٣", 80.5, True):
+        with pytest.raises(SignalInputError, match="is not a whole number") as caught:
+            api_url_with_port("127.0.0.1", port, "connection 'x'")
+        assert "connection 'x'" in str(caught.value)
+    assert api_url_with_port("127.0.0.1", "8080", "connection 'x'") == "https://127.0.0.1:8080"

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_signal.errors import SignalDeliveryError
 from local_network import Ports
@@ -341,3 +343,289 @@ def test_a_failure_keeps_no_reference_to_the_request_that_carried_the_credential
         assert error.__cause__ is None
     [failure] = caught.value.failures
     assert not any(isinstance(value, BaseException) for value in vars(failure).values())
+
+
+# -- one parse of the API URL for the loopback rule and the connection (issue 13) -----------
+
+AMBIGUOUS_URLS = [
+    "http://evil.example\\@127.0.0.1/",
+    "http://evil.example\\\\@127.0.0.1",
+    "http://127.0.0.1\\@evil.example",
+    "http://evil.example%5C@127.0.0.1",
+    "http://evil.example%5c%40127.0.0.1",
+    "http://evil.example#@127.0.0.1",
+    "http://evil.example?@127.0.0.1",
+    "http://evil.example\t@127.0.0.1",
+    "http://127.0.0.1 .evil.example",
+    "http://127.0.0.1\x00.evil.example",
+    "http://127.0.0.1\r\n.evil.example",
+    "http://[::1]\\@evil.example",
+    "http://localhost\\.evil.example",
+    "http://evil.example／@127.0.0.1",
+    "http://user:pass@127.0.0.1",
+    "http://evil.example:80@127.0.0.1",
+    "https://api.melroselabs.com\\@evil.example",
+    "http:\\\\127.0.0.1",
+    "http:/127.0.0.1",
+    "127.0.0.1\\@evil.example",
+]
+
+
+def urllib3_target(url: str) -> tuple[str, int | None]:
+    """Where urllib3 (what requests connects with) would connect for ``url``."""
+    from urllib3.util import parse_url
+
+    parsed = parse_url(url)
+    return (parsed.host or "").strip("[]").lower(), parsed.port
+
+
+@pytest.mark.parametrize("url", AMBIGUOUS_URLS)
+def test_an_api_url_is_refused_or_means_the_same_host_to_the_check_and_to_urllib3(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from airflow_provider_signal.client import build_message_url
+    from airflow_provider_signal.errors import SignalInputError
+
+    try:
+        message_url = build_message_url(url, "connection 'probe'")
+    except SignalInputError as error:
+        refusal = str(error)
+    else:
+        refusal = ""
+    if refusal:
+        assert "connection 'probe'" in refusal
+        return
+    host, _ = urllib3_target(message_url)
+    assert host == (urlsplit(message_url).hostname or "").lower()
+    assert host == urllib3_target(url if "://" in url else f"https://{url}")[0]
+    if message_url.startswith("http://"):
+        assert host in ("127.0.0.1", "localhost", "::1")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scheme=st.sampled_from(["http://", "https://", "HTTP://", ""]),
+    parts=st.lists(
+        st.sampled_from(
+            [
+                "127.0.0.1",
+                "localhost",
+                "[::1]",
+                "evil.example",
+                "\\",
+                "@",
+                ":",
+                "/",
+                "#",
+                "?",
+                "%5c",
+                "%40",
+                " ",
+                "\t",
+                "\n",
+                "\x00",
+                ".",
+                "80",
+                "[",
+                "]",
+                "user:pw@",
+                "／",
+                "＼",
+                "％",
+            ]
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_any_api_url_the_check_accepts_is_where_urllib3_connects(scheme: str, parts: list[str]) -> None:
+    """Property: an accepted URL names one host, the same to ``urllib.parse``, to urllib3 and to
+    the loopback rule; plain http only to loopback; anything else is a clear refusal."""
+    from urllib.parse import urlsplit
+
+    from airflow_provider_signal.client import build_message_url
+    from airflow_provider_signal.errors import SignalInputError
+
+    url = scheme + "".join(parts)
+    try:
+        message_url = build_message_url(url)
+    except SignalInputError:
+        return
+    host, port = urllib3_target(message_url)
+    split = urlsplit(message_url)
+    assert (host, port) == ((split.hostname or "").lower(), split.port)
+    assert "@" not in message_url and "\\" not in message_url
+    if message_url.startswith("http://"):
+        assert host in ("127.0.0.1", "localhost", "::1")
+
+
+def test_an_ambiguous_url_sends_nothing_to_the_host_urllib3_would_pick(
+    signal_api: Any, set_connection: Any, make_hook: Any
+) -> None:
+    """The probe's attack, over real sockets: ``urllib.parse`` reads the emulator's port after the
+    ``@``; urllib3 stops at the ``\\`` and would connect to another listener, with the token."""
+    from airflow_provider_signal.errors import SignalInputError
+
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen(8)
+    other.setblocking(False)
+    other_port = other.getsockname()[1]
+    set_connection(
+        host=f"http://127.0.0.1:{other_port}\\@127.0.0.1:{signal_api.port}",
+        extra={"timeout": 1, "retries": 0},
+    )
+    try:
+        with pytest.raises(SignalInputError, match="backslash") as caught:
+            make_hook().send_message("hi", DEST)
+        with pytest.raises(BlockingIOError):
+            other.accept()  # nobody connected to the other listener
+    finally:
+        other.close()
+    assert "'signal_default'" in str(caught.value)
+    assert signal_api.request_count == 0 and signal_api.connection_count == 0
+
+
+# -- credentials in the API URL are refused, never shown (issue 13) --------------------------
+
+URL_PASSWORD = "url-secret-Pw9"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "https://user:{pw}@api.signal.invalid",
+        "https://:{pw}@api.signal.invalid",
+        "https://{pw}@api.signal.invalid",
+        "user:{pw}@api.signal.invalid",
+        "http://user:{pw}@127.0.0.1:{port}",
+        "https://user:{pw}%40x@api.signal.invalid",
+        "https://user:{pw}/x@api.signal.invalid",
+        "https://user:{pw}@api.signal.invalid:443/signal",
+    ],
+)
+def test_credentials_in_the_api_url_are_refused_without_showing_them(
+    signal_api: Any, set_connection: Any, make_hook: Any, caplog: pytest.LogCaptureFixture, host: str
+) -> None:
+    from airflow_provider_signal.errors import SignalInputError
+
+    set_connection(host=host.format(pw=URL_PASSWORD, port=signal_api.port), extra={"retries": 0})
+    with all_logs_at_debug(caplog):
+        hook = make_hook()
+        with pytest.raises(SignalInputError) as caught:
+            hook.send_message("hi", DEST)
+        ok, answer = make_hook().test_connection()
+
+    assert not ok
+    for text in (str(caught.value), repr(caught.value), answer):
+        assert "user name or password" in text and "'signal_default'" in text
+        assert URL_PASSWORD not in text
+    assert_nothing_shows([*record_texts(caplog), repr(hook)], URL_PASSWORD)
+    assert signal_api.request_count == 0 and signal_api.connection_count == 0
+
+
+# -- secrets echoed back in other encodings are masked (issue 13) ----------------------------
+
+
+def every_encoding(secret: str) -> dict[str, str]:
+    """The forms an API or gateway could plausibly echo a secret in."""
+    import html
+    from urllib.parse import quote, quote_plus
+
+    raw = secret.encode()
+    return {
+        "plain": secret,
+        "quote": quote(secret),
+        "quote-safe-empty": quote(secret, safe=""),
+        "quote-plus": quote_plus(secret),
+        "html": html.escape(secret),
+        "html-no-quotes": html.escape(secret, quote=False),
+        "base64": base64.b64encode(raw).decode(),
+        "base64-urlsafe": base64.urlsafe_b64encode(raw).decode(),
+        "json": json.dumps(secret)[1:-1],
+        "json-raw": json.dumps(secret, ensure_ascii=False)[1:-1],
+        "json-slash": json.dumps(secret)[1:-1].replace("/", "\\/"),
+        "json-u00xx": "".join(
+            f"\\u{ord(c):04x}" if ord(c) < 0x10000 else json.dumps(c)[1:-1] for c in secret
+        ),
+        "json-U00XX": "".join(
+            f"\\u{ord(c):04X}" if ord(c) < 0x10000 else json.dumps(c)[1:-1] for c in secret
+        ),
+        "json-twice": json.dumps(json.dumps(secret))[1:-1],
+    }
+
+
+ECHO_PASSWORD = 'p/w "q" \\b &<>\'+é🙂 ~'
+
+
+def password_with_a_slash_in_its_token(system_id: str) -> str:
+    """The echo password plus a suffix that puts a ``/`` in the Basic token (JSON writes it ``\\/``)."""
+    for first in "?>~ÿ_-":
+        for second in "?>~ÿ_-0123456789":
+            candidate = f"{ECHO_PASSWORD}{first}{second}"
+            if "/" in basic_token(system_id, candidate):
+                return candidate
+    raise AssertionError("no password found whose Basic token holds a '/'")
+
+
+@pytest.mark.parametrize("status", [400, 200])
+@pytest.mark.parametrize("auth", ["basic", "payload"])
+def test_a_secret_echoed_in_any_encoding_is_masked_everywhere(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    auth: str,
+    status: int,
+) -> None:
+    """Every form of the password and the Basic token (URL-encoded both ways, HTML-escaped,
+    base64 of the password alone, JSON with ``\\/`` or ``\\u00XX`` escapes) is masked in the
+    error text, ``api_message``, the WARNING line and a 2xx result's ``response`` (XCom)."""
+    from airflow_provider_signal.hooks.signal import SignalHook
+    from airflow_provider_signal.testing import SignalAPIEmulator
+
+    password = password_with_a_slash_in_its_token("echo")
+    token = basic_token("echo", password)
+    forms = {f"password-{k}": v for k, v in every_encoding(password).items()}
+    forms.update({f"token-{k}": v for k, v in every_encoding(token).items()})
+    echo = " | ".join(f"{name}={form}" for name, form in forms.items())
+    with SignalAPIEmulator(system_id="echo", password=password) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_SIGNAL_ECHO", emulator.connection_json(auth=auth, retries=0))
+        body = {"messageID": ["m"], "detail": echo} if status == 200 else {"error": echo}
+        emulator.fail_next(1, status=status, body=body, deliver=True)
+        with all_logs_at_debug(caplog):
+            hook = SignalHook("signal_echo", backoff_factor=0)
+            try:
+                outcome: Any = hook.send_message("hi", DEST)
+            except SignalDeliveryError as error:
+                outcome = error
+            hook.close()
+        assert len(emulator.messages) == 1  # the password is the one the emulator checks
+
+    if status == 200:
+        [result] = outcome
+        shown = [json.dumps(result, ensure_ascii=False), str(result["response"])]
+    else:
+        [failure] = outcome.failures
+        # The WARNING line: a log record, or printed by Airflow 3's own logging when it was
+        # set up after the capture began (the first test of a session).
+        printed = capsys.readouterr()
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        warnings += [line for line in (printed.out + printed.err).splitlines() if "failed: HTTP 400" in line]
+        assert any("failed: HTTP 400" in line for line in warnings), "the failure was expected to be logged"
+        shown = [str(outcome), str(failure), str(failure.api_message), *warnings]
+    for text in shown:
+        assert "***" in text
+    for name, form in forms.items():
+        leaks = [text for text in shown + record_texts(caplog) if form in text]
+        assert not leaks, f"{name} ({form!r}) shown: {leaks[0][:200]!r}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(password=st.text(min_size=4, max_size=24).filter(lambda p: p.strip()))
+def test_any_password_in_any_encoding_is_redacted(password: str) -> None:
+    from airflow_provider_signal.client import SignalClient, SignalClientSettings
+
+    client = SignalClient(SignalClientSettings("sys", password, api_url="http://127.0.0.1:9"))
+    for name, form in {**every_encoding(password), **every_encoding(client.settings.basic_token)}.items():
+        redacted = client.redact(f"<<{form}>>")
+        assert form not in redacted or form in "<<***>>", f"{name}: {form!r} -> {redacted!r}"

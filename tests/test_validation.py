@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from airflow_provider_signal.errors import SignalInputError
 from airflow_provider_signal.validation import (
+    clean_text,
+    destinations_or_default,
     normalise_destination,
     normalise_destinations,
     validate_text,
@@ -104,3 +106,53 @@ def test_normalisation_returns_8_to_15_digits_or_refuses(raw: str) -> None:
 @given(st.text(min_size=1, max_size=50).filter(lambda t: t.strip()))
 def test_any_non_blank_text_within_the_limit_is_accepted_unchanged(text: str) -> None:
     assert validate_text(text) is text
+
+
+# -- one rule for "no destination"; text the UTF-8 codec refuses (issue 13) -------------------
+
+
+@pytest.mark.parametrize("nothing", [None, "", " ", "\t\n", ",", " ; ", ",,;", [], (), ["", " "], [",", ""]])
+def test_every_spelling_of_no_destination_falls_back_to_the_default(nothing: object) -> None:
+    assert destinations_or_default(nothing, lambda: ["447700900999"]) == ["447700900999"]
+
+
+def test_the_default_is_not_looked_up_when_destinations_are_given() -> None:
+    def no_lookup() -> list[str]:
+        raise AssertionError("the default recipients were read although destinations were given")
+
+    assert destinations_or_default(" +44 7700 900123 , ", no_lookup) == ["447700900123"]
+    assert destinations_or_default(["", "447700900123"], no_lookup) == ["447700900123"]
+
+
+@pytest.mark.parametrize("bad", [[None], ["447700900123", 4.4], "not a number"])
+def test_a_destination_that_is_there_but_wrong_is_still_refused(bad: object) -> None:
+    with pytest.raises(SignalInputError):
+        destinations_or_default(bad, lambda: ["447700900999"])
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [
+        ("lone \udc80 low", "lone \ufffd low"),
+        ("lone \ud800 high", "lone \ufffd high"),
+        ("pair \ud83d\ude42 joined", "pair 🙂 joined"),
+        ("\udcff", "\ufffd"),
+        ("plain 🙂", "plain 🙂"),
+    ],
+)
+def test_text_is_returned_as_it_will_be_sent_lone_surrogates_replaced(text: str, sent: str) -> None:
+    assert validate_text(text) == sent
+    sent.encode("utf-8")  # what goes on the wire encodes
+
+
+@given(
+    st.lists(st.one_of(st.characters(), st.integers(0xD800, 0xDFFF).map(chr)), min_size=1, max_size=50).map(
+        "".join
+    )
+)
+def test_any_text_with_surrogates_becomes_encodable_and_keeps_its_length_or_less(text: str) -> None:
+    cleaned = clean_text(text)
+    cleaned.encode("utf-8")
+    assert len(cleaned) <= len(text)
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        assert cleaned == text

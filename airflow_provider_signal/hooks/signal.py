@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import Any, cast
 
 from airflow_provider_signal import _compat
 from airflow_provider_signal._fanout import send_to_all
-from airflow_provider_signal.client import DEFAULT_BACKOFF_FACTOR, SignalClient, SignalClientSettings
+from airflow_provider_signal.client import (
+    DEFAULT_BACKOFF_FACTOR,
+    SignalClient,
+    SignalClientSettings,
+    api_url_with_port,
+)
 from airflow_provider_signal.connection_form import UI_FIELD_BEHAVIOUR, wtforms_widgets
 from airflow_provider_signal.defaults import (
     CONN_TYPE,
@@ -19,7 +25,7 @@ from airflow_provider_signal.defaults import (
 )
 from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError, SignalInputError
 from airflow_provider_signal.types import AuthMode, SignalSendResult
-from airflow_provider_signal.validation import normalise_destinations, validate_text
+from airflow_provider_signal.validation import destinations_or_default, normalise_destinations, validate_text
 
 
 class SignalHook(_compat.BaseHook):
@@ -103,39 +109,54 @@ class SignalHook(_compat.BaseHook):
         return None
 
     def _number(self, name: str, kind: type[int] | type[float], default: float) -> Any:
+        """A numeric setting as ``kind``; a clear error for anything that is not a finite number.
+
+        ``true``/``false`` (JSON booleans), ``Infinity``/``NaN`` and fractions where a whole
+        number is wanted are refused here, when the connection is read, not taken as 1 or
+        left to fail at send time.
+        """
         value = self._setting(name)
         if value is None:
             return default
-        try:
-            number = kind(value)
-        except (TypeError, ValueError):
-            raise SignalInputError(
-                f"Signal connection {self.signal_conn_id!r}: {name} {value!r} is not a number; "
-                "fix it in the connection's extras."
-            ) from None
-        if kind is int and number != float(value):
-            raise SignalInputError(
-                f"Signal connection {self.signal_conn_id!r}: {name} {value!r} is not a whole number."
-            )
+        where = f"Signal connection {self.signal_conn_id!r}: {name} {value!r}"
+        number: float | None = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                number = None
+        if number is None:
+            raise SignalInputError(f"{where} is not a number; fix it in the connection's extras.")
+        if not math.isfinite(number):
+            raise SignalInputError(f"{where} is not a finite number; fix it in the connection's extras.")
+        if kind is int:
+            if not number.is_integer():
+                raise SignalInputError(f"{where} is not a whole number; fix it in the connection's extras.")
+            return int(number)
         return number
 
     @cached_property
     def settings(self) -> SignalClientSettings:
-        """Client settings from the connection, read once per hook."""
+        """Client settings from the connection, read once per hook.
+
+        Every setting is checked here, before any request: a bad one raises
+        :class:`SignalInputError` naming the connection. The Port field is honoured, also
+        when the host carries a scheme or is an IPv6 address.
+        """
         conn = self._connection
-        host = conn.host or ""
-        if host and conn.port and "://" not in host and ":" not in host:
-            host = f"{host}:{conn.port}"
+        source = f"connection {self.signal_conn_id!r}"
         settings = SignalClientSettings(
             system_id=conn.login or "",
             password=conn.password or "",
-            api_url=host,  # empty: the default API URL
+            api_url=api_url_with_port(conn.host, conn.port, source),  # empty: the default API URL
             auth=cast(AuthMode, str(self._setting("auth") or "basic").strip().lower()),  # checked there
             timeout=self._number("timeout", float, DEFAULT_TIMEOUT),
             retries=self._number("retries", int, DEFAULT_RETRIES),
             backoff_factor=self._number("backoff_factor", float, DEFAULT_BACKOFF_FACTOR),
             max_text_length=self._number("max_text_length", int, DEFAULT_MAX_TEXT_LENGTH),
-            source=f"connection {self.signal_conn_id!r}",
+            source=source,
         )
         _compat.mask_secret(settings.password)  # Airflow masks it too; the token is ours to add
         _compat.mask_secret(settings.basic_token)
@@ -173,6 +194,9 @@ class SignalHook(_compat.BaseHook):
     def send_message(self, text: str, destinations: str | list[str] | None = None) -> list[SignalSendResult]:
         """Send ``text`` to each destination (default: the connection's), one request each.
 
+        ``destinations`` that name no one (``None``, ``""``, ``" "``, ``","``, ``[]``) mean the
+        connection's default recipients; a lone surrogate in ``text`` is sent as U+FFFD.
+
         Up to :attr:`fanout_workers` destinations are sent to at a time, and the whole call
         keeps to about one ``settings.time_budget``, whatever the number of destinations: a
         destination whose turn comes late gets fewer retries or a shorter time-out, or, when
@@ -185,14 +209,14 @@ class SignalHook(_compat.BaseHook):
         the successful results attached. Bad input raises :class:`SignalInputError` before
         any request.
         """
-        numbers = normalise_destinations(destinations) if destinations else self.default_destinations
+        numbers = destinations_or_default(destinations, lambda: self.default_destinations)
         if not numbers:
             raise SignalInputError(
                 f"No Signal destination to send to: pass destinations, or set default recipients "
                 f"('destinations' extra) on connection {self.signal_conn_id!r}."
             )
         settings = self.settings
-        validate_text(text, settings.max_text_length)
+        text = validate_text(text, settings.max_text_length)
         workers = max(1, min(self.fanout_workers, len(numbers)))
         outcomes = send_to_all(text, numbers, self._fanout_clients(workers))
         results: list[SignalSendResult] = []

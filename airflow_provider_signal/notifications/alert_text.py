@@ -71,16 +71,25 @@ def _duration(ti: Any, dag_run: Any) -> str | None:
     return None
 
 
+def _text_of(value: Any) -> str:
+    """``str(value)``, or a placeholder when its ``__str__`` raises or returns a non-string."""
+    try:
+        text = str(value)
+    except Exception as error:  # an exception's own __str__ may be broken: the alert still goes out
+        return f"<unprintable: str() raised {type(error).__name__}>"
+    return text
+
+
 def _error_line(exception: Any) -> str | None:
     if exception is None:
         return None
+    lines = _text_of(exception).strip().splitlines()
+    first = lines[0] if lines else ""
     if isinstance(exception, BaseException):
-        lines = str(exception).strip().splitlines()
-        first = lines[0] if lines else ""
-        text = f"{type(exception).__name__}: {first}" if first else type(exception).__name__
+        name = type(exception).__name__
+        text = f"{name}: {first}" if first else name
     else:
-        lines = str(exception).strip().splitlines()
-        text = lines[0] if lines else ""
+        text = first
     if len(text) > _ERROR_LINE_MAX:
         text = text[: _ERROR_LINE_MAX - len(SHORTENED_MARKER)] + SHORTENED_MARKER
     return text or None
@@ -114,8 +123,10 @@ def build_alert_text(context: Mapping[str, Any], kind: str | None = None) -> str
     lines = [_HEADLINES.get(kind, _HEADLINES["failure"]).format(what=what)]
 
     def add(label: str, value: Any) -> None:
-        if value not in (None, ""):
-            lines.append(f"{label}: {value}")
+        if value is not None:
+            text = _text_of(value)
+            if text:
+                lines.append(f"{label}: {text}")
 
     add("DAG", dag_id)
     add("Task", task_id)
@@ -141,3 +152,45 @@ def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - len(SHORTENED_MARKER))] + SHORTENED_MARKER
+
+
+_INPUT_BODY_MAX = 1000
+
+
+def build_input_request_text(
+    context: Mapping[str, Any],
+    *,
+    subject: str,
+    options: list[str],
+    body: str | None = None,
+    defaults: list[str] | None = None,
+    multiple: bool = False,
+    link: str | None = None,
+    respond_by: str | None = None,
+) -> str:
+    """The default message of a human-in-the-loop task (Airflow 3.1+): a person's input is needed.
+
+    Says where (DAG, task, run), what is asked (the subject and body), the choices, what
+    happens without an answer, and the link to the UI page where the person answers.
+    """
+    ti = _get(context, "ti") or _get(context, "task_instance")
+    dag_run = _get(context, "dag_run")
+    lines = ["✋ Airflow needs your input"]
+
+    def add(label: str, value: Any) -> None:
+        if value not in (None, ""):
+            lines.append(f"{label}: {value}")
+
+    add("DAG", _first(_attr(_get(context, "dag"), "dag_id"), _attr(ti, "dag_id")))
+    add("Task", _attr(ti, "task_id"))
+    add("Run", _first(_get(context, "run_id"), _attr(dag_run, "run_id")))
+    add("Subject", subject)
+    if body and body.strip():
+        lines.extend(["", shorten(body.strip(), _INPUT_BODY_MAX), ""])
+    add("Options", f"{', '.join(options)} ({'one or more' if multiple else 'choose one'})")
+    if defaults:
+        add(f"If no answer by {respond_by}" if respond_by else "Default", ", ".join(defaults))
+    elif respond_by:
+        add("Answer by", respond_by)
+    add("Respond", link)
+    return "\n".join(lines)

@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_signal import _compat
 from airflow_provider_signal.defaults import DEFAULT_CONN_ID
-from airflow_provider_signal.notifications.alert_text import build_alert_text, shorten
+from airflow_provider_signal.notifications.alert_text import (
+    build_alert_text,
+    build_input_request_text,
+    shorten,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_signal._compat import Context
@@ -29,8 +33,10 @@ class SignalNotifier(_compat.BaseNotifier):
     :param destinations: recipients (list or comma-separated); ``None`` for the
         connection's default recipients.
     :param signal_conn_id: the Signal connection.
-    :param kind: ``failure``, ``retry`` or ``success``: which default text to use
-        when ``text`` is ``None`` (guessed from the context when not given).
+    :param kind: ``failure``, ``retry``, ``success`` or ``input``: which default text to
+        use when ``text`` is ``None``. When not given, a notifier of a human-in-the-loop
+        operator (``notifiers=``, Airflow 3.1+) sends the "input needed" text with the link to
+        answer in the UI; otherwise the kind is guessed from the context.
     :param timeout: seconds to wait for the API's answer, for this alert only; ``None`` for
         the connection's ``timeout``. With ``retries`` it bounds the alert: the whole send,
         to any number of recipients, takes about one ``time_budget`` of these settings.
@@ -68,7 +74,10 @@ class SignalNotifier(_compat.BaseNotifier):
         # a serialized DAG without a template environment: render with the default one there.
         # (The base classes' render_template_fields would also insist on context["dag"] on 2.11.)
         env = clone.get_template_env(dag=dag if hasattr(dag, "get_template_env") else None)
-        clone._do_render_template_fields(clone, clone.template_fields, context, env, set())
+        for name in clone.template_fields:
+            # Set every rendered value, also an empty one: Airflow 2.11 keeps the template when a
+            # field renders empty, and destinations "{{ '' }}" must mean "the default recipients".
+            setattr(clone, name, clone.render_template(getattr(clone, name), context, env, set()))
         return clone
 
     def _render(self, template: Any, context: Any, dag: Any = None) -> Any:
@@ -81,7 +90,14 @@ class SignalNotifier(_compat.BaseNotifier):
 
         hook = SignalHook(signal_conn_id=str(self.signal_conn_id), timeout=self.timeout, retries=self.retries)
         try:
-            text = build_alert_text(context, self.kind) if self.text is None else self.text
+            text = self.text
+            if text is None:
+                request = input_request(context) if self.kind in (None, "input") else None
+                text = (
+                    build_input_request_text(context, **request)
+                    if request is not None
+                    else build_alert_text(context, self.kind)
+                )
             if not isinstance(text, str):
                 text = str(text)
             hook.send_message(shorten(text, hook.settings.max_text_length), self.destinations or None)
@@ -113,6 +129,44 @@ class SignalNotifier(_compat.BaseNotifier):
         except Exception as error:
             self.log.error("Signal alert via connection %r was not sent: %s", self.signal_conn_id, error)
             raise
+
+
+_FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "up_for_retry", "removed"})
+
+
+def input_request(context: Context) -> dict[str, Any] | None:
+    """What a human-in-the-loop operator asks (Airflow 3.1+), or ``None`` for any other context.
+
+    Airflow's HITL operators call their ``notifiers`` from ``execute`` once the request is
+    stored; their callbacks (failure, success...) see the same task but a finished state
+    or an exception, and get the ordinary alert. The link is Airflow's own
+    ``generate_link_to_ui`` (the task's "Required Actions" page, from ``[api] base_url``);
+    without a base URL the message has no link.
+    """
+    task: Any = context.get("task")
+    if not callable(getattr(task, "generate_link_to_ui", None)) or not hasattr(task, "options"):
+        return None
+    if context.get("exception") is not None:
+        return None
+    ti: Any = context.get("ti") or context.get("task_instance")
+    state = getattr(ti, "state", None)
+    if str(getattr(state, "value", state) or "") in _FINISHED_STATES:
+        return None
+    try:
+        link: str | None = task.generate_link_to_ui(task_instance=ti)
+    except Exception:  # no [api] base_url configured
+        link = None
+    summary = getattr(task, "hitl_summary", None)
+    respond_by = summary.get("timeout_datetime") if isinstance(summary, dict) else None
+    return {
+        "subject": str(getattr(task, "subject", "") or ""),
+        "body": getattr(task, "body", None),
+        "options": [str(option) for option in task.options or []],
+        "defaults": list(getattr(task, "defaults", None) or []) or None,
+        "multiple": bool(getattr(task, "multiple", False)),
+        "link": link,
+        "respond_by": respond_by,
+    }
 
 
 send_signal_notification = SignalNotifier

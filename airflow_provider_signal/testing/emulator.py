@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import re
 import socket
 import sys
@@ -25,8 +26,29 @@ from typing import Any
 
 MESSAGE_PATH = "/signal/message"
 CONTROL_PREFIX = "/_emulator"
-FAULT_ACTIONS = ("respond", "hang", "drop")
+FAULT_ACTIONS = ("respond", "hang", "drop", "raw", "raw-hang")
 _DESTINATION = re.compile(r"[0-9]{8,15}")
+MAX_FAULT_COUNT = 1000
+"""At most this many requests can be made to misbehave by one call."""
+MAX_FAULT_SECONDS = 3600.0
+"""The longest ``delay`` or ``hang_seconds`` a fault may ask for."""
+LISTEN_BACKLOG = 128
+"""Connections the kernel queues before the server accepts them (many concurrent senders)."""
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+
+
+def _is_whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_seconds(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= MAX_FAULT_SECONDS
+    )
 
 
 @dataclass
@@ -41,7 +63,11 @@ class Fault:
         The request is counted on arrival, before the wait.
     :param action: ``respond``; ``hang`` (read the request, never answer, until the
         emulator stops or ``hang_seconds`` pass); ``drop`` (read the request, close
-        the connection without an answer).
+        the connection without an answer); ``raw`` (write ``body`` as the whole answer,
+        status line and headers included, byte for byte, then close: for broken
+        answers such as a truncated body, bad chunking or bad gzip); ``raw-hang`` (write
+        ``body`` the same way, then send nothing more until ``hang_seconds`` pass: an
+        answer that stalls half-way).
     :param deliver: record the message as delivered although the answer is a fault
         (models "processed, but the answer was lost").
     """
@@ -56,8 +82,33 @@ class Fault:
     deliver: bool = False
 
     def __post_init__(self) -> None:
+        """Refuse a fault the emulator could not act on, now rather than at the next request."""
         if self.action not in FAULT_ACTIONS:
             raise ValueError(f"fault action must be one of {FAULT_ACTIONS}, not {self.action!r}")
+        if self.status is not None and not _is_whole(self.status, 100, 599):
+            raise ValueError(
+                f"fault status must be an HTTP status from 100 to 599 or null, not {self.status!r}"
+            )
+        for name in ("delay", "hang_seconds"):
+            value = getattr(self, name)
+            if not _is_seconds(value):
+                raise ValueError(
+                    f"fault {name} must be seconds from 0 to {MAX_FAULT_SECONDS:g}, not {value!r}"
+                )
+        if not isinstance(self.content_type, str) or not _HEADER_VALUE.fullmatch(self.content_type):
+            raise ValueError(f"fault content_type must be a header value, not {self.content_type!r}")
+        if not isinstance(self.headers, dict) or not all(
+            isinstance(k, str)
+            and _HEADER_NAME.fullmatch(k)
+            and isinstance(v, str)
+            and _HEADER_VALUE.fullmatch(v)
+            for k, v in self.headers.items()
+        ):
+            raise ValueError(f"fault headers must map header names to header values, not {self.headers!r}")
+        if not isinstance(self.deliver, bool):
+            raise ValueError(f"fault deliver must be true or false, not {self.deliver!r}")
+        if not isinstance(self.body, (type(None), str, bytes, dict, list)):
+            raise ValueError(f"fault body must be null, a string or JSON, not {type(self.body).__name__}")
 
 
 @dataclass(frozen=True)
@@ -208,7 +259,12 @@ class SignalAPIEmulator:
     # -- fault injection ------------------------------------------------------------
 
     def fail_next(self, count: int = 1, **fault: Any) -> None:
-        """Make the next ``count`` requests to the message endpoint misbehave (see :class:`Fault`)."""
+        """Make the next ``count`` requests to the message endpoint misbehave (see :class:`Fault`).
+
+        Raises ``ValueError`` (``TypeError`` for an unknown keyword) for a fault it could not act on.
+        """
+        if not _is_whole(count, 1, MAX_FAULT_COUNT):
+            raise ValueError(f"fault count must be a whole number from 1 to {MAX_FAULT_COUNT}, not {count!r}")
         template = Fault(**fault)
         with self._lock:
             for _ in range(count):
@@ -274,6 +330,7 @@ class SignalAPIEmulator:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG  # socketserver's default of 5 drops concurrent senders
     emulator: SignalAPIEmulator
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -347,8 +404,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             spec = json.loads(raw or b"{}")
-            count = int(spec.pop("count", 1))
-            self.server.emulator.fail_next(count, **spec)
+            if not isinstance(spec, dict):
+                raise ValueError(f"a fault is a JSON object, not {type(spec).__name__}")
+            self.server.emulator.fail_next(spec.pop("count", 1), **spec)
         except (ValueError, TypeError) as exc:
             self._send_json(400, {"error": f"Bad fault: {exc}"})
             return
@@ -369,7 +427,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # Record on arrival, before any delay, so the counters show a request that is
         # still being answered (or never will be).
-        if fault.action in ("hang", "drop"):
+        if fault.action != "respond":
             answered, kind, delivered = None, fault.action, message if fault.deliver else None
         elif fault.status is None:  # a delay only: answered normally, so processed
             answered, kind, delivered = status, "delay", message
@@ -386,6 +444,15 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.action == "drop":
             self.close_connection = True
             self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault.action in ("raw", "raw-hang"):
+            self.close_connection = True
+            body = fault.body
+            self.wfile.write(body.encode() if isinstance(body, str) else body or b"")
+            self.wfile.flush()
+            if fault.action == "raw-hang":
+                emulator._stopping.wait(fault.hang_seconds)
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         if fault.status is None:
