@@ -9,6 +9,7 @@ from airflow_provider_signal import __version__
 
 def get_provider_info() -> dict[str, Any]:
     """Describe this provider to Airflow; validated against Airflow's ``provider_info.schema.json``."""
+    from airflow_provider_signal.alerts.config import CONFIG_SECTION, SECTION
     from airflow_provider_signal.connection_form import provider_info_connection_type
 
     integration = "Signal (Melrose Labs)"
@@ -38,4 +39,5 @@ def get_provider_info() -> dict[str, Any]:
             provider_info_connection_type("airflow_provider_signal.hooks.signal.SignalHook")
         ],
         "notifications": ["airflow_provider_signal.notifications.signal.SignalNotifier"],
+        "config": {SECTION: CONFIG_SECTION},
     }

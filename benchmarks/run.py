@@ -5,6 +5,8 @@
 3. Fan-out: one ``send_message`` to many recipients; TCP connections used.
 4. Time of a failure callback when the API hangs, refuses or answers 503 forever,
    against the promised ``SignalClientSettings.time_budget``.
+5. Deployment-wide alerts: the plugin's import cost, and the time the scheduler's thread
+   spends in the DAG-run listener per failed run while the API hangs.
 
 Writes ``benchmarks/results.json`` (every figure with its samples' median, spread and
 count, plus the machine) and ``benchmarks/RESULTS.md`` (the same figures as one table).
@@ -23,13 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import alerts as alerts_bench
 import fanout
 import fault_budget
 import import_cost
 import send_overhead
 from benchlib import BENCH_DIR, Figure, Summary, airflow_home, machine_info, worker_env
 
-SECTIONS = ("import", "send", "fanout", "faults")
+SECTIONS = ("import", "send", "fanout", "faults", "alerts")
 MS, US = 1e3, 1e6
 
 
@@ -44,6 +47,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--fault-runs", type=int, default=3, help="runs per fault scenario (each takes seconds)"
     )
+    parser.add_argument(
+        "--alert-calls", type=int, default=500, help="failed runs handed to the alert listener"
+    )
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run with few samples (written to benchmarks/logs/)"
@@ -52,6 +58,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.import_samples, args.rounds, args.sends, args.fanout_runs, args.fault_runs = 3, 1, 60, 2, 1
+        args.alert_calls = 50
         if args.output == BENCH_DIR:
             args.output = BENCH_DIR / "logs"
     return args
@@ -238,6 +245,8 @@ def _fault_figures(results: list[dict[str, Any]]) -> list[Figure]:
 def _password_figure(results: dict[str, Any]) -> Figure:
     leaked = [name for name in ("send", "fanout") if name in results and results[name]["password_in_logs"]]
     leaked += [r["scenario"] for r in results.get("faults", []) if r["password_in_logs"]]
+    if "alerts" in results and results["alerts"]["listener"]["password_in_logs"]:
+        leaked.append("alerts")
     return Figure(
         "checks",
         "the connection password in a worker's output",
@@ -253,6 +262,7 @@ def figures_of(results: dict[str, Any]) -> list[Figure]:
         "send": _send_figures,
         "fanout": _fanout_figures,
         "faults": _fault_figures,
+        "alerts": alerts_bench.figures,
     }
     figures = [figure for name, make in makers.items() if name in results for figure in make(results[name])]
     return [*figures, _password_figure(results)]
@@ -318,6 +328,15 @@ def main(argv: list[str] | None = None) -> int:
             for scenario in fault_budget.SCENARIOS:
                 print(f"4/4 faults: {scenario} × {args.fault_runs} ...", file=sys.stderr, flush=True)
                 results["faults"].append(fault_budget.run(scenario, args.fault_runs, env, log_dir / "faults"))
+        if "alerts" in sections:
+            print(
+                f"5/5 alerts: plugin import × {args.import_samples}, listener × {args.alert_calls} ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            results["alerts"] = alerts_bench.run(
+                args.import_samples, args.alert_calls, env, log_dir / "alerts"
+            )
     elapsed = time.monotonic() - started
     meta.update({"duration": f"{elapsed / 60:.1f} min", "load_end": _load()})
     machine = machine_info()

@@ -4,6 +4,9 @@ Uses a throwaway AIRFLOW_HOME with SQLite, runs each example DAG with
 `airflow dags test`, prints every message the emulator received, and exits 0 when
 the expected messages (including the failure alert of the task that fails on
 purpose) arrived. Nothing is left running.
+
+Last, ``demo/dags/demo_nightly_report.py`` (a DAG with no callbacks at all) fails with
+``[signal_alerts] enabled``: its alert comes from the deployment-wide listener alone.
 """
 
 from __future__ import annotations
@@ -20,6 +23,14 @@ from airflow_provider_signal.testing import SignalAPIEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ("example_signal_send", "example_signal_alerts")
+ALERTS_DAG = "demo_nightly_report"
+ALERTS_CONFIG = {
+    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "demo" / "dags"),
+    "AIRFLOW__SIGNAL_ALERTS__ENABLED": "True",
+    "AIRFLOW__SIGNAL_ALERTS__ROUTES": '{"team-data": ["+447700900555"]}',
+    "AIRFLOW__API__BASE_URL": "http://localhost:8080",  # Airflow 3: the run's link
+    "AIRFLOW__WEBSERVER__BASE_URL": "http://localhost:8080",  # Airflow 2.11
+}
 
 
 def airflow(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -52,9 +63,9 @@ def main() -> int:
             print(migrate.stdout[-3000:], migrate.stderr[-3000:], sep="\n")
             print("FAILED: airflow db migrate")
             return 1
-        for dag_id in DAGS:
+        for dag_id in (*DAGS, ALERTS_DAG):
             before = len(emulator.messages)
-            run = airflow(["dags", "test", dag_id], env)
+            run = airflow(["dags", "test", dag_id], {**env, **ALERTS_CONFIG} if dag_id == ALERTS_DAG else env)
             print(f"\n== airflow dags test {dag_id} (exit {run.returncode})")
             if run.returncode not in (0, 1) or ("Traceback" in run.stderr and "ValueError" not in run.stderr):
                 print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
@@ -68,6 +79,12 @@ def main() -> int:
             "success alert for extract": "succeeded" in texts and "Task: extract" in texts,
             "failure alert for load": "Task: load" in texts and "ValueError: could not load 42 rows" in texts,
             "DAG-level failure alert": "DAG example_signal_alerts run" in texts,
+            "[signal_alerts] alert for a DAG without callbacks, to its team": any(
+                m.destination == "447700900555"
+                and f"DAG: {ALERTS_DAG}" in m.text
+                and "Failed tasks: extract" in m.text
+                for m in messages
+            ),
         }
         print(f"\n{len(messages)} message(s) delivered in {time.monotonic() - started:.0f} s")
         for what, ok in expected.items():

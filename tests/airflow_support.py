@@ -80,6 +80,8 @@ MIGRATE_TIMEOUT = 300.0
 START_TIMEOUT = 240.0
 DAG_PARSE_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
+SQLITE_BUSY_ATTEMPTS = 5
+"""Tries of a REST call that SQLite refused as busy (tests run several writers on one file)."""
 POLL_SECONDS = 1.0
 
 
@@ -367,7 +369,7 @@ class Deployment:
         started = time.monotonic()
         self.emulator.start()
         self.hanging_api.start()
-        self.hanging_api.fail_next(100_000, action="hang", hang_seconds=120)
+        self.hanging_api.fail_next(1000, action="hang", hang_seconds=120)  # the emulator allows 1..1000
         self.env = {
             **isolated_env(self.home),
             **config_env(self._settings()),
@@ -464,11 +466,18 @@ class Deployment:
         An HTTP error fails the test with the status and the answer's text.
         """
         prefix = "/api/v2" if self.line == 3 else "/api/v1"
-        try:
-            return self._request(method, prefix + path, body)
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")[:2000]
-            pytest.fail(f"{method} {prefix}{path} answered HTTP {error.code}: {detail}")
+        for attempt in range(SQLITE_BUSY_ATTEMPTS):
+            try:
+                return self._request(method, prefix + path, body)
+            except urllib.error.HTTPError as error:
+                detail = error.read().decode(errors="replace")[:2000]
+                # SQLite answers "database is locked" while another process writes; such a request
+                # was rolled back, so asking again cannot do it twice.
+                busy = error.code == 500 and "database" in detail.lower()
+                if not busy or attempt == SQLITE_BUSY_ATTEMPTS - 1:
+                    pytest.fail(f"{method} {prefix}{path} answered HTTP {error.code}: {detail}")
+            time.sleep(1.0)
+        raise AssertionError("unreachable")
 
     def wait_for_dags(self, *dag_ids: str, timeout: float = DAG_PARSE_TIMEOUT) -> None:
         """Wait until the DAG processor has parsed and stored each DAG."""

@@ -1,0 +1,263 @@
+"""The ``[signal_alerts]`` section of ``airflow.cfg``: its declaration and its parsing.
+
+``CONFIG_SECTION`` is plain data, returned by ``get_provider_info()`` (so ``airflow config
+list`` shows every key with its description and default, and ``AIRFLOW__SIGNAL_ALERTS__*``
+variables work). ``load_settings`` reads the section once, when the first event arrives,
+and checks it: a bad value gives one clear error naming the key, never a half-working alert.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_signal import __version__
+from airflow_provider_signal.defaults import DEFAULT_CONN_ID
+from airflow_provider_signal.errors import SignalInputError
+from airflow_provider_signal.validation import normalise_destinations
+
+SECTION = "signal_alerts"
+NOTIFY_KINDS = ("failure", "recovery")
+
+
+def _option(kind: str, default: str | None, description: str, example: str | None = None) -> dict[str, Any]:
+    return {
+        "description": description,
+        "version_added": __version__,
+        "type": kind,
+        "example": example,
+        "default": default,
+    }
+
+
+CONFIG_SECTION: dict[str, Any] = {
+    "description": "Deployment-wide Signal alerts: one message per failed DAG run, for every DAG, "
+    "sent by a listener in the scheduler (and, on Airflow 3, the API server) from a background thread.",
+    "options": {
+        "enabled": _option(
+            "boolean",
+            "False",
+            "Send an alert for every DAG's failed runs. Off: the provider registers no listener at all "
+            "(Airflow refuses tasks with end_from_trigger=True whenever any listener is registered).",
+        ),
+        "conn_id": _option("string", DEFAULT_CONN_ID, "The Signal connection alerts are sent with."),
+        "destinations": _option(
+            "string",
+            "",
+            "Recipients of alerts (comma-separated, international form). Empty: the connection's "
+            "default recipients.",
+            "+447700900123,+447700900456",
+        ),
+        "notify_on": _option(
+            "string",
+            "failure",
+            "What to alert on, comma-separated: failure (a DAG run failed) and recovery (the first "
+            "successful run of a DAG after a failure alert).",
+            "failure,recovery",
+        ),
+        "mute_tag": _option(
+            "string",
+            "signal_alerts:mute",
+            "A DAG with this tag never alerts. Empty: no tag mutes.",
+        ),
+        "mute_dag_ids": _option(
+            "string",
+            "",
+            "Glob patterns of DAG ids that never alert, comma-separated.",
+            "tmp_*,*_sandbox",
+        ),
+        "routes": _option(
+            "string",
+            "",
+            "JSON object mapping a DAG tag to recipients (a list or a comma-separated string). A DAG "
+            "with routed tags alerts the recipients of all its routed tags, and only them.",
+            '{"team-data": ["+447700900123"], "team-ml": "+447700900456"}',
+        ),
+        "cooldown": _option(
+            "integer",
+            "3600",
+            "Seconds: at most one failure alert per DAG in this time. Failed runs held back are "
+            "counted in the DAG's next alert. 0: alert on every failed run.",
+        ),
+        "alert_on_manual": _option(
+            "boolean",
+            "False",
+            "Alert when a person marks a run failed in the UI or API (Airflow 3 only; Airflow 2.11 "
+            "fires no listener for that).",
+        ),
+        "max_failed_tasks": _option(
+            "integer", "5", "Failed tasks named in an alert; more are summed up as 'and N more'."
+        ),
+        "queue_size": _option(
+            "integer",
+            "100",
+            "Alerts waiting for the background sender, per process. When full, new alerts are dropped "
+            "with an error in the log.",
+        ),
+        "send_timeout": _option(
+            "float",
+            "10",
+            "Seconds to wait for the Signal API per request of an alert (overrides the connection's "
+            "timeout, so a hanging API holds the sender for a bounded time).",
+        ),
+        "send_retries": _option(
+            "integer",
+            "1",
+            "Retries per request of an alert, only where the message cannot have been delivered.",
+        ),
+        "shutdown_timeout": _option(
+            "float",
+            "10",
+            "Seconds a stopping process waits for pending alerts to be sent; what is left is logged.",
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """The ``[signal_alerts]`` section, parsed and checked."""
+
+    enabled: bool = False
+    conn_id: str = DEFAULT_CONN_ID
+    destinations: tuple[str, ...] = ()
+    notify_on: frozenset[str] = frozenset({"failure"})
+    mute_tag: str = "signal_alerts:mute"
+    mute_dag_ids: tuple[str, ...] = ()
+    routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cooldown: float = 3600.0
+    alert_on_manual: bool = False
+    max_failed_tasks: int = 5
+    queue_size: int = 100
+    send_timeout: float = 10.0
+    send_retries: int = 1
+    shutdown_timeout: float = 10.0
+
+    def is_muted(self, dag_id: str, tags: Iterable[str]) -> bool:
+        """True when the DAG's id matches a muted pattern or it carries the mute tag."""
+        if self.mute_tag and self.mute_tag in set(tags):
+            return True
+        return any(fnmatch.fnmatchcase(dag_id, pattern) for pattern in self.mute_dag_ids)
+
+    def recipients_for(self, tags: Iterable[str]) -> list[str]:
+        """The routed recipients of the DAG's tags, else the default ones (may be empty: the
+        connection's default recipients then)."""
+        routed: dict[str, None] = {}
+        for tag in sorted(set(tags)):
+            for number in self.routes.get(tag, ()):
+                routed.setdefault(number, None)
+        return list(routed) if routed else list(self.destinations)
+
+
+def _fail(key: str, value: object, why: str) -> SignalInputError:
+    return SignalInputError(f"[{SECTION}] {key} = {value!r}: {why}")
+
+
+def _boolean(key: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "t", "1", "yes", "on"):
+        return True
+    if value in ("false", "f", "0", "no", "off", ""):
+        return False
+    raise _fail(key, raw, "not a boolean; use True or False.")
+
+
+def _number(key: str, raw: str, kind: type[int] | type[float], minimum: float) -> Any:
+    try:
+        number = kind(raw.strip())
+    except ValueError:
+        raise _fail(key, raw, f"not {'a whole number' if kind is int else 'a number'}.") from None
+    if number < minimum:
+        raise _fail(key, raw, f"must be at least {minimum:g}.")
+    return number
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _numbers(key: str, raw: object) -> tuple[str, ...]:
+    try:
+        return tuple(normalise_destinations(raw))
+    except SignalInputError as error:
+        raise _fail(key, raw, str(error)) from None
+
+
+def _routes(raw: str) -> dict[str, tuple[str, ...]]:
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError as error:
+        raise _fail("routes", raw, f"not valid JSON ({error}); give an object tag -> recipients.") from None
+    if not isinstance(parsed, dict):
+        raise _fail("routes", raw, "must be a JSON object mapping a DAG tag to recipients.")
+    routes: dict[str, tuple[str, ...]] = {}
+    for tag, recipients in parsed.items():
+        numbers = _numbers(f"routes[{tag!r}]", recipients)
+        if not numbers:
+            raise _fail(f"routes[{tag!r}]", recipients, "names no recipient.")
+        routes[str(tag)] = numbers
+    return routes
+
+
+def parse_settings(get: Callable[[str], str | None]) -> AlertSettings:
+    """Build :class:`AlertSettings` from ``get(key)`` (the raw string, or ``None`` if unset)."""
+    defaults = AlertSettings()
+
+    def raw(key: str) -> str | None:
+        value = get(key)
+        return None if value is None else str(value)
+
+    def text(key: str, default: str) -> str:
+        value = raw(key)
+        return default if value is None else value.strip()
+
+    notify_on = frozenset(item.lower() for item in _list(text("notify_on", "failure")))
+    unknown = notify_on - set(NOTIFY_KINDS)
+    if unknown:
+        known = ", ".join(NOTIFY_KINDS)
+        raise _fail("notify_on", raw("notify_on"), f"unknown {sorted(unknown)}; use {known}.")
+    if "recovery" in notify_on and "failure" not in notify_on:
+        raise _fail("notify_on", raw("notify_on"), "recovery needs failure too (it follows a failure alert).")
+    return AlertSettings(
+        enabled=_boolean("enabled", text("enabled", "False")),
+        conn_id=text("conn_id", "") or defaults.conn_id,
+        destinations=_numbers("destinations", text("destinations", "")),
+        notify_on=notify_on,
+        mute_tag=text("mute_tag", defaults.mute_tag),
+        mute_dag_ids=_list(text("mute_dag_ids", "")),
+        routes=_routes(text("routes", "")),
+        cooldown=_number("cooldown", text("cooldown", "3600"), float, 0),
+        alert_on_manual=_boolean("alert_on_manual", text("alert_on_manual", "False")),
+        max_failed_tasks=_number("max_failed_tasks", text("max_failed_tasks", "5"), int, 0),
+        queue_size=_number("queue_size", text("queue_size", "100"), int, 1),
+        send_timeout=_number("send_timeout", text("send_timeout", "10"), float, 0.1),
+        send_retries=_number("send_retries", text("send_retries", "1"), int, 0),
+        shutdown_timeout=_number("shutdown_timeout", text("shutdown_timeout", "10"), float, 0),
+    )
+
+
+def airflow_getter() -> Callable[[str], str | None]:
+    """``get(key)`` over Airflow's configuration (``airflow.cfg`` and ``AIRFLOW__SIGNAL_ALERTS__*``)."""
+    from airflow.configuration import conf
+
+    def get(key: str) -> str | None:
+        if not conf.has_option(SECTION, key):
+            return None
+        return conf.get(SECTION, key)
+
+    return get
+
+
+def load_settings() -> AlertSettings:
+    """The deployment's ``[signal_alerts]`` settings; raises ``SignalInputError`` for a bad value."""
+    return parse_settings(airflow_getter())
+
+
+def alerts_enabled() -> bool:
+    """Only ``enabled``, as cheaply as possible (the plugin asks in every Airflow process)."""
+    return _boolean("enabled", airflow_getter()("enabled") or "False")

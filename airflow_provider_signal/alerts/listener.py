@@ -1,0 +1,135 @@
+"""The DAG-run listener: runs on the scheduler's thread (and the API server's), so it only copies
+a few already-loaded attributes off the DagRun and queues them for the background sender.
+
+No database query, no connection look-up, no HTTP and no ``requests`` import happen here:
+the sender thread does all of that. Everything is caught: a listener error must never
+reach the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from airflow.listeners import hookimpl
+
+from airflow_provider_signal.alerts.config import AlertSettings, load_settings
+from airflow_provider_signal.alerts.message import RunEvent
+from airflow_provider_signal.alerts.sender import AlertSender
+
+log = logging.getLogger(__name__)
+
+_SEEN_MAX = 1024
+
+
+def _seconds(value: Any) -> float | None:
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else None
+
+
+def _date(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def _tags(value: Any) -> tuple[str, ...] | None:
+    if value is None or isinstance(value, str):
+        return None
+    try:
+        return tuple(sorted(str(tag) for tag in value))
+    except TypeError:
+        return None
+
+
+def event_from_dag_run(kind: str, dag_run: Any, msg: str) -> RunEvent:
+    """Plain values off ``dag_run`` (attributes the scheduler has already loaded)."""
+    run_type = getattr(dag_run, "run_type", None)
+    logical_date = getattr(dag_run, "logical_date", None)
+    if logical_date is None:  # Airflow 2.11 names it execution_date
+        logical_date = getattr(dag_run, "execution_date", None)
+    dag = getattr(dag_run, "dag", None)
+    return RunEvent(
+        kind=kind,
+        dag_id=str(dag_run.dag_id),
+        run_id=str(dag_run.run_id),
+        run_type=str(getattr(run_type, "value", run_type)) if run_type is not None else None,
+        logical_date=_date(logical_date),
+        start_date=_date(getattr(dag_run, "start_date", None)),
+        end_date=_date(getattr(dag_run, "end_date", None)),
+        msg=str(msg or ""),
+        dagrun_timeout=_seconds(getattr(dag, "dagrun_timeout", None)),
+        clear_number=int(getattr(dag_run, "clear_number", 0) or 0),
+        tags=_tags(getattr(dag, "tags", None)),
+    )
+
+
+class SignalAlertListener:
+    """Hooks into ``on_dag_run_failed`` / ``on_dag_run_success`` and ``before_stopping``.
+
+    Settings are read when the first event arrives (not when the plugin is imported), once
+    per process; a bad ``[signal_alerts]`` value is logged with its key and no alert is sent.
+    """
+
+    def __init__(self, settings: AlertSettings | None = None, sender: AlertSender | None = None) -> None:
+        self._settings = settings
+        self._sender = sender
+        self._error: str | None = None
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[tuple[str, str, str, int], None] = OrderedDict()
+
+    def _ready(self) -> AlertSender | None:
+        if self._sender is not None:
+            return self._sender
+        with self._lock:
+            if self._sender is None and self._error is None:
+                try:
+                    settings = self._settings or load_settings()
+                    self._sender = AlertSender(settings)
+                except Exception as error:
+                    self._error = str(error)
+                    log.error("Signal alerts are off in this process: %s", error)
+        return self._sender
+
+    def _enqueue(self, kind: str, dag_run: Any, msg: str) -> None:
+        try:
+            sender = self._ready()
+            if sender is None:
+                log.error("Signal alert for a %s run not sent: %s", kind, self._error)
+                return
+            settings = sender.settings
+            if kind == "success" and "recovery" not in settings.notify_on:
+                return
+            if kind == "failure" and "failure" not in settings.notify_on:
+                return
+            event = event_from_dag_run(kind, dag_run, msg)
+            if event.manual and not settings.alert_on_manual:
+                log.info("Signal alert for DAG %r run %r skipped: set by hand.", event.dag_id, event.run_id)
+                return
+            key = (kind, event.dag_id, event.run_id, event.clear_number)
+            if key in self._seen:  # the same run reported twice (apache/airflow#55299)
+                return
+            self._seen[key] = None
+            if len(self._seen) > _SEEN_MAX:
+                self._seen.popitem(last=False)
+            sender.submit(event)
+        except Exception:
+            log.exception("Signal alert listener failed; the alert for this run is lost")
+
+    @hookimpl
+    def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:
+        self._enqueue("failure", dag_run, msg)
+
+    @hookimpl
+    def on_dag_run_success(self, dag_run: Any, msg: str) -> None:
+        self._enqueue("success", dag_run, msg)
+
+    @hookimpl
+    def before_stopping(self, component: Any) -> None:
+        """Give pending alerts ``shutdown_timeout`` seconds when the scheduler (or another job) stops."""
+        try:
+            if self._sender is not None:
+                self._sender.close()
+        except Exception:
+            log.exception("Signal alerts: draining the queue at shutdown failed")

@@ -1,0 +1,83 @@
+"""A real SQLite metadata database for the alert tests: migrated once, with helpers that add a
+DAG (and its tags) and finished runs the way the scheduler records them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import airflow
+
+AIRFLOW_3 = int(airflow.__version__.split(".")[0]) >= 3
+_migrated: list[bool] = []
+
+
+def migrate() -> None:
+    """``airflow db migrate`` on this test session's AIRFLOW_HOME, once."""
+    if _migrated:
+        return
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    _migrated.append(True)
+
+
+def add_dag(dag_id: str, tags: list[str] = ()) -> None:  # type: ignore[assignment]
+    from airflow.models.dag import DagModel, DagTag
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        if AIRFLOW_3:
+            from airflow.models.dagbundle import DagBundleModel
+
+            if session.get(DagBundleModel, "dags-folder") is None:
+                session.add(DagBundleModel(name="dags-folder"))
+                session.flush()
+            session.add(DagModel(dag_id=dag_id, bundle_name="dags-folder", fileloc="/dags/x.py"))
+        else:
+            session.add(DagModel(dag_id=dag_id, fileloc="/dags/x.py"))
+        session.flush()
+        for tag in tags:
+            session.add(DagTag(name=tag, dag_id=dag_id))
+
+
+def add_run(dag_id: str, run_id: str, state: str, end: datetime, seconds: float = 30) -> Any:
+    """A finished run that ended at ``end``; returns the DagRun (detached)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    logical = {"logical_date" if AIRFLOW_3 else "execution_date": end - timedelta(seconds=seconds)}
+    with create_session() as session:
+        run = DagRun(dag_id=dag_id, run_id=run_id, run_type="scheduled", state=state, **logical)
+        run.start_date = end - timedelta(seconds=seconds)
+        run.end_date = end
+        session.add(run)
+        session.flush()
+        session.expunge(run)
+    return run
+
+
+def alert_rows(dag_id: str) -> list[tuple[str, str]]:
+    """(event, run_id) of the alert rows in Airflow's audit log, oldest first."""
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(Log.event, Log.run_id)
+            .where(Log.dag_id == dag_id, Log.event.like("signal_alert%"))
+            .order_by(Log.id)
+        ).all()
+    return [(row.event, row.run_id) for row in rows]
+
+
+T0 = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)

@@ -1,0 +1,244 @@
+"""Deployment-wide alerts in a real Airflow deployment (tests/airflow_support.py): the scheduler's
+listener, its background sender and the emulator, with DAGs that have no callbacks at all.
+
+One deployment with ``[signal_alerts]`` on serves every scenario; each scenario has its own
+DAG (tests/dag_files/alerts_dags.py), so the per-DAG cooldown of one never holds back another.
+All first runs are started at once; each test waits for its own. The shared deployment, where
+alerts are off, shows that nothing is registered and ``end_from_trigger=True`` still works.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_signal.testing import ReceivedMessage
+from airflow_support import AIRFLOW_3, DAG_FILES, DEFAULT_DESTINATION, Deployment
+
+TEAM_DATA = "447700900555"
+RUN_TIMEOUT = 300.0
+STORM_RUNS = 10
+CONFIG = {
+    "signal_alerts": {
+        "enabled": "True",
+        "notify_on": "failure,recovery",
+        "mute_dag_ids": "alerts_scratch_*",
+        "routes": json.dumps({"team-data": [f"+{TEAM_DATA}"]}),
+        "cooldown": 900,
+        "send_timeout": 3,
+        "send_retries": 0,
+        "shutdown_timeout": 5,
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def alerts(airflow_deployments: Any) -> Deployment:
+    deployment: Deployment = airflow_deployments.get(
+        "alerts", dag_files=[DAG_FILES / "alerts_dags.py"], config=CONFIG
+    )
+    return deployment
+
+
+@pytest.fixture(scope="module")
+def first_runs(alerts: Deployment) -> dict[str, list[str]]:
+    """Every scenario's first runs, started at once."""
+    plan = {
+        "alerts_two_failures": [{}],
+        "alerts_muted_tag": [{}],
+        "alerts_scratch_muted": [{}],
+        "alerts_routed": [{}],
+        "alerts_recovery": [{"fail": True}],
+        "alerts_storm": [{}] * STORM_RUNS,
+    }
+    alerts.wait_for_dags(*plan)
+    return {dag_id: [alerts.trigger(dag_id, conf=conf) for conf in confs] for dag_id, confs in plan.items()}
+
+
+def about(dag_id: str) -> Callable[[ReceivedMessage], bool]:
+    return lambda message: f"\nDAG: {dag_id}\n" in message.text
+
+
+def messages_about(deployment: Deployment, dag_id: str) -> list[ReceivedMessage]:
+    return [m for m in deployment.emulator.messages if about(dag_id)(m)]
+
+
+def wait_until(check: Callable[[], bool], what: str, deployment: Deployment, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        deployment.check_components()
+        time.sleep(1)
+    pytest.fail(f"{what} within {timeout:g} s\n{deployment.logs()}")
+
+
+def scheduler_log(deployment: Deployment) -> str:
+    return Path(deployment.components["scheduler"].log_path).read_text(errors="replace")
+
+
+def wait_for_alerts(
+    deployment: Deployment, dag_id: str, count: int, timeout: float = 120.0
+) -> list[ReceivedMessage]:
+    wait_until(
+        lambda: len(messages_about(deployment, dag_id)) >= count,
+        f"no {count} alert(s) about {dag_id}",
+        deployment,
+        timeout,
+    )
+    return messages_about(deployment, dag_id)
+
+
+def finish(deployment: Deployment, dag_id: str, run_ids: list[str], expected: str = "failed") -> None:
+    for run_id in run_ids:
+        assert deployment.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT) == expected
+
+
+def test_two_failed_tasks_give_exactly_one_message_naming_both(
+    alerts: Deployment, first_runs: dict[str, list[str]]
+) -> None:
+    [run_id] = first_runs["alerts_two_failures"]
+    finish(alerts, "alerts_two_failures", [run_id])
+    [message] = wait_for_alerts(alerts, "alerts_two_failures", 1)
+    time.sleep(5)  # a second message (a duplicate event) would have arrived by now
+    assert len(messages_about(alerts, "alerts_two_failures")) == 1
+    assert message.destination == DEFAULT_DESTINATION
+    text = message.text
+    assert text.startswith("❌ Airflow DAG run failed\nDAG: alerts_two_failures\n")
+    assert f"Run: {run_id}" in text and "Run type: manual" in text
+    assert "Reason: a task failed" in text
+    failed_line = next(line for line in text.splitlines() if line.startswith("Failed tasks: "))
+    assert "extract_orders (try 1)" in failed_line and "extract_users (try 1)" in failed_line
+    assert "Upstream failed: 1" in text
+    assert f"Link: {alerts.url}/dags/alerts_two_failures/" in text
+
+
+def test_muted_dags_send_nothing_and_say_why(alerts: Deployment, first_runs: dict[str, list[str]]) -> None:
+    for dag_id in ("alerts_muted_tag", "alerts_scratch_muted"):
+        finish(alerts, dag_id, first_runs[dag_id])
+    for dag_id in ("alerts_muted_tag", "alerts_scratch_muted"):
+        muted = re.compile(rf"Signal alert for DAG '{dag_id}' run '[^']+' not sent: the DAG is muted")
+        wait_until(
+            lambda muted=muted: muted.search(scheduler_log(alerts)) is not None,
+            f"no 'muted' line for {dag_id} in the scheduler's log",
+            alerts,
+        )
+        assert messages_about(alerts, dag_id) == []
+
+
+def test_a_routed_dag_alerts_its_team_only(alerts: Deployment, first_runs: dict[str, list[str]]) -> None:
+    finish(alerts, "alerts_routed", first_runs["alerts_routed"])
+    [message] = wait_for_alerts(alerts, "alerts_routed", 1)
+    assert message.destination == TEAM_DATA
+
+
+def test_a_recovery_follows_the_failure(alerts: Deployment, first_runs: dict[str, list[str]]) -> None:
+    finish(alerts, "alerts_recovery", first_runs["alerts_recovery"])
+    wait_for_alerts(alerts, "alerts_recovery", 1)
+    run_id = alerts.trigger("alerts_recovery", {"fail": False})
+    finish(alerts, "alerts_recovery", [run_id], expected="success")
+    failure, recovery = wait_for_alerts(alerts, "alerts_recovery", 2)
+    assert failure.text.startswith("❌ Airflow DAG run failed")
+    assert recovery.text.startswith("✅ Airflow DAG recovered") and f"Run: {run_id}" in recovery.text
+
+
+def test_ten_failures_in_the_cooldown_give_one_alert_and_the_next_counts_them_after_a_restart(
+    alerts: Deployment, first_runs: dict[str, list[str]]
+) -> None:
+    finish(alerts, "alerts_storm", first_runs["alerts_storm"])
+    wait_until(
+        lambda: scheduler_log(alerts).count("held back by the cooldown") >= STORM_RUNS - 1,
+        f"{STORM_RUNS - 1} held-back runs not logged",
+        alerts,
+    )
+    [first] = wait_for_alerts(alerts, "alerts_storm", 1)
+    assert len(messages_about(alerts, "alerts_storm")) == 1 and "earlier failed" not in first.text
+    # A new scheduler, with the cooldown over (0): what was held back is known from the database only.
+    scheduler = alerts.components["scheduler"]
+    scheduler.env["AIRFLOW__SIGNAL_ALERTS__COOLDOWN"] = "0"
+    alerts.restart("scheduler")
+    run_id = alerts.trigger("alerts_storm")
+    finish(alerts, "alerts_storm", [run_id])
+    _, second = wait_for_alerts(alerts, "alerts_storm", 2)
+    assert f"Run: {run_id}" in second.text
+    assert f"Also: {STORM_RUNS - 1} earlier failed runs of this DAG since the last alert" in second.text
+
+
+def test_a_hanging_api_never_holds_up_the_scheduler(
+    alerts: Deployment, first_runs: dict[str, list[str]]
+) -> None:
+    # after the other scenarios' alerts, so the hang hits only this test's alerts
+    for dag_id, run_ids in first_runs.items():
+        finish(alerts, dag_id, run_ids)
+    requests_before = alerts.emulator.request_count
+    alerts.emulator.fail_next(1000, action="hang", hang_seconds=60)
+    try:
+        started = time.monotonic()
+        victims = [alerts.trigger("alerts_hang_victim") for _ in range(3)]
+        healthy = [alerts.trigger("alerts_healthy") for _ in range(3)]
+        finish(alerts, "alerts_hang_victim", victims)
+        finish(alerts, "alerts_healthy", healthy, expected="success")
+        took = time.monotonic() - started
+        wait_until(
+            lambda: scheduler_log(alerts).count("did not answer within 3 s") >= 2,
+            "the hanging API's cause not logged",
+            alerts,
+        )
+    finally:
+        alerts.emulator.clear_faults()
+    alerts.check_components()  # the scheduler is still running
+    assert alerts.emulator.request_count > requests_before
+    assert messages_about(alerts, "alerts_hang_victim") == []
+    assert "alerts_hang_victim" in scheduler_log(alerts)
+    print(f"6 runs (3 failing into a hanging API, 3 healthy) finished in {took:.0f} s")
+
+
+@pytest.mark.skipif(
+    not AIRFLOW_3, reason="Airflow 2.11 fires no listener when a run is marked failed in the UI"
+)
+def test_a_run_marked_failed_by_hand_does_not_alert_by_default(alerts: Deployment) -> None:
+    run_id = alerts.trigger("alerts_manual")
+    alerts.wait_for_task_state("alerts_manual", run_id, "long_running", ["running"])
+    path = f"/dags/alerts_manual/dagRuns/{urllib.parse.quote(run_id)}"
+    alerts.api("PATCH", path, {"state": "failed"})
+    api_log = Path(alerts.components["api-server"].log_path)
+    wait_until(
+        lambda: (
+            f"Signal alert for DAG 'alerts_manual' run '{run_id}' skipped: set by hand"
+            in api_log.read_text(errors="replace")
+        ),
+        "the API server did not log the skipped manual failure",
+        alerts,
+    )
+    assert messages_about(alerts, "alerts_manual") == []
+
+
+def _plugins(deployment: Deployment) -> dict[str, Any]:
+    listed = deployment.airflow("plugins", "--output", "json")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    start = listed.stdout.index("[")
+    return {p["name"]: p for p in json.loads(listed.stdout[start:])}
+
+
+def test_the_listener_is_registered_when_enabled(alerts: Deployment) -> None:
+    plugin = _plugins(alerts)["signal_alerts"]
+    assert "SignalAlertListener" in json.dumps(plugin.get("listeners"))
+
+
+def test_alerts_off_register_nothing_and_end_from_trigger_still_works(airflow_deployment: Any) -> None:
+    deployment: Deployment = airflow_deployment
+    plugin = _plugins(deployment).get("signal_alerts")
+    assert plugin is not None and not plugin.get("listeners")
+    run_id = deployment.trigger("alerts_off_end_from_trigger")
+    failing = deployment.trigger("alerts_off_failing")
+    finish(deployment, "alerts_off_end_from_trigger", [run_id], expected="success")
+    finish(deployment, "alerts_off_failing", [failing])
+    time.sleep(3)
+    assert messages_about(deployment, "alerts_off_failing") == []
