@@ -19,13 +19,14 @@ PYTEST_ARGS ?=
 
 ## make test: Chromium for the browser test, the release build (dist), the tests that prove the
 ## dependency floors (lowest), then lint, type-check and every test on Airflow 3.x (with the wheel
-## smoke test), then on Airflow 2.11.
+## smoke test), then on Airflow 2.11, then the provider's tests on the older 3.x lines (test-lines).
 test:
 	$(MAKE) chromium
 	$(MAKE) dist
 	$(MAKE) lowest
 	$(MAKE) check LINE=3
 	$(MAKE) check LINE=2
+	$(MAKE) test-lines
 
 test-airflow3:
 	$(MAKE) check LINE=3
@@ -58,9 +59,10 @@ $(VENV)/.installed-%: pyproject.toml $(wildcard $(CONSTRAINTS)) $(UV)
 		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
 	touch $@
 
-## make constraints: re-pin the transitive dependencies of both lines, for every supported
-## Python (needs the registry). `make install` uses them when present.
-constraints: $(UV)
+## make constraints: re-pin the transitive dependencies of both lines and of the older 3.x lines
+## (constraints-lines), for every supported Python (needs the registry). `make install` uses them
+## when present.
+constraints: $(UV) constraints-lines
 	mkdir -p constraints
 	for v in $(AIRFLOW_3) $(AIRFLOW_2); do \
 		req=$(BOOT)/requirements-$$v.txt; \
@@ -181,3 +183,52 @@ clean-release:
 
 clean:
 	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(foreach v,$(LINES),.venv-airflow$(call line_of,$(v)))
+
+# ---------------------------------------------------------------------------------------------
+# The older Airflow 3 lines (3.0, 3.1, 3.2): the newest patch of each, in its own virtualenv
+# (.venv-airflow3.0, ...), with its transitive dependencies pinned as of its release date
+# (installing them unpinned today pulls a newer pydantic that breaks them). On these lines run the
+# provider's registration, connection form, hook, operator, notifier and `dags test` tests, and
+# the line-specific ones; the whole suite runs on the newest 3.x and on 2.11 (make check).
+LINES ?= 3.0.6 3.1.8 3.2.2
+# Each line's release day on PyPI plus two days: `uv pip compile --exclude-newer` resolves as then.
+EXCLUDE_NEWER_3.0.6 := 2025-08-31
+EXCLUDE_NEWER_3.1.8 := 2026-03-13
+EXCLUDE_NEWER_3.2.2 := 2026-05-31
+LINE_TESTS ?= tests/test_provider.py tests/test_compat.py tests/test_hook.py tests/test_notifier.py \
+	tests/test_dags.py tests/test_example_dags.py tests/test_lines.py
+# 3.2.2 -> 3.2
+line_of = $(word 1,$(subst ., ,$(1))).$(word 2,$(subst ., ,$(1)))
+
+.PHONY: test-lines constraints-lines
+
+## make test-lines [LINES="3.1.8"]: the provider's tests on each older Airflow 3 line, timed.
+test-lines:
+	@for v in $(LINES); do \
+		line=$$(echo $$v | cut -d. -f1,2); start=$$(date +%s); \
+		$(MAKE) --no-print-directory install LINE=$$line AIRFLOW_3=$$v || exit 1; \
+		installed=$$(date +%s); \
+		.venv-airflow$$line/bin/python -m pytest -q $(PYTEST_ARGS) $(LINE_TESTS) || exit 1; \
+		echo "Airflow $$v: install $$((installed - start)) s, tests $$(($$(date +%s) - installed)) s"; \
+	done
+
+## make constraints-lines: re-pin the older 3.x lines, each as of its own release date.
+constraints-lines: $(UV)
+	mkdir -p constraints
+	$(foreach v,$(LINES),$(call pin_line,$(v),$(EXCLUDE_NEWER_$(v))))
+
+# $(call pin_line,VERSION,DATE): constraints/airflow-VERSION.txt resolved as the registry was on DATE.
+define pin_line
+req=$(BOOT)/requirements-$(1).txt; \
+	echo "apache-airflow==$(1)" > $$req; \
+	sed -n '/^test = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"' >> $$req; \
+	echo "requests>=2.31" >> $$req; \
+	echo "urllib3>=2.6" >> $$req; \
+	date=$(or $(2),$(error no EXCLUDE_NEWER_$(1) date for Airflow $(1))); \
+	urllib3_date=$$date; [ "$$date" \< "$(LOWEST_URLLIB3_DATE)" ] && urllib3_date=$(LOWEST_URLLIB3_DATE); \
+	$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
+		--exclude-newer $$date --exclude-newer-package urllib3=$$urllib3_date \
+		--output-file constraints/airflow-$(1).txt $$req
+	
+endef

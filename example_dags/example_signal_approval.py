@@ -12,12 +12,14 @@ On Airflow 2.11 and 3.0, which have no human-in-the-loop operators, this file de
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow_provider_signal.notifications.signal import send_signal_notification
 
 try:  # Airflow 3.1+
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
     from airflow.sdk import DAG, task
 
     HAS_HUMAN_IN_THE_LOOP = True
@@ -25,6 +27,13 @@ except Exception:  # 2.11: no standard provider; 3.0: AirflowOptionalProviderFea
     HAS_HUMAN_IN_THE_LOOP = False
 
 APPROVERS = ["+44 7700 900123"]  # None: the signal_default connection's default recipients
+
+if HAS_HUMAN_IN_THE_LOOP:
+    # How long to wait for an answer: `response_timeout` from the standard provider 1.13 on (Airflow
+    # 3.2+); the one pinned with Airflow 3.1 (1.12) waits for `execution_timeout` instead.
+    _TAKES_RESPONSE_TIMEOUT = "response_timeout" in inspect.signature(HITLOperator.__init__).parameters
+    _TIMEOUT_ARGUMENT = "response_timeout" if _TAKES_RESPONSE_TIMEOUT else "execution_timeout"
+    WAIT_FOR_ANSWER: dict[str, Any] = {_TIMEOUT_ARGUMENT: timedelta(hours=8)}
 
 if HAS_HUMAN_IN_THE_LOOP:
     with DAG(
@@ -47,7 +56,7 @@ if HAS_HUMAN_IN_THE_LOOP:
                 "Approve to publish it to the customers' dashboard; reject to skip publishing."
             ),
             defaults="Reject",  # what happens when nobody answers within response_timeout
-            response_timeout=timedelta(hours=8),
+            **WAIT_FOR_ANSWER,
             notifiers=[send_signal_notification(destinations=APPROVERS)],
         )
 

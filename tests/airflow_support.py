@@ -121,6 +121,18 @@ def run_airflow(
         pytest.fail(f"`airflow {' '.join(args)}` did not finish within {timeout:g} s.\n{tail(output)}")
 
 
+def json_output(stdout: str) -> Any:
+    """What an ``airflow ... --output json`` command printed, past the log lines some lines print
+    first on stdout (``[info ] setup plugin ...`` on 3.2, provider notices on 3.0)."""
+    for line in stdout.splitlines():
+        if line.startswith(("[", "{")):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    raise AssertionError(f"no JSON in the command's output:\n{tail(stdout)}")
+
+
 def config_env(config: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """``{"section": {"key": value}}`` as the ``AIRFLOW__SECTION__KEY`` variables Airflow reads."""
     return {

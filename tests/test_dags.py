@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_signal.testing import ReceivedMessage, SignalAPIEmulator
-from airflow_support import run_airflow
+from airflow_support import json_output, run_airflow
 
 DAG_FILES = Path(__file__).parent / "dag_files"
 LOGICAL_DATE = "2026-01-01T00:00:00+00:00"
@@ -60,7 +60,7 @@ class AirflowEnv:
             done = self.airflow("dags", "test", dag_id, LOGICAL_DATE)
             seconds = time.monotonic() - started
             states = self.airflow("tasks", "states-for-dag-run", dag_id, LOGICAL_DATE, "--output", "json")
-            rows = json.loads(states.stdout[states.stdout.index("[") :]) if "[" in states.stdout else []
+            rows = json_output(states.stdout) if states.returncode == 0 else []
             by_task: dict[str, list[str]] = {}
             for row in rows:
                 by_task.setdefault(row["task_id"], []).append(row["state"])
@@ -197,7 +197,8 @@ def test_a_connection_added_with_the_cli_tests_and_sends(airflow_env: AirflowEnv
     assert run.states["send"] == ["success"], run.output[-3000:]
     [message] = [m for m in emulator.messages if m.text == "added with the CLI"]
     assert (message.destination, message.auth) == ("447700900800", "payload")
-    assert emulator.password not in run.output + tested.stdout + tested.stderr
+    output = _without_airflows_own_mask_requests(run.output + tested.stdout + tested.stderr)
+    assert emulator.password not in output
 
 
 def test_bad_input_fails_the_operator_at_once_without_using_its_retries(airflow_env: AirflowEnv) -> None:
@@ -216,3 +217,10 @@ def test_a_delivery_failure_still_uses_the_operators_retries(airflow_env: Airflo
     assert run.states["api_down"] == ["failed"]
     assert run.texts_to("447700900810").count("retry of api_down") == 2
     assert run.texts_to("447700900811").count("failed api_down on try 3") == 1
+
+
+def _without_airflows_own_mask_requests(output: str) -> str:
+    # `dags test` on Airflow 3.0 prints Airflow's own requests to mask the connection's password at
+    # DEBUG, whatever the log level (README, Airflow versions); test_lines.py checks that the
+    # provider adds none of these lines.
+    return "\n".join(line for line in output.splitlines() if "msg=MaskSecret(value=" not in line)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_provider_signal import _compat
+
 SHORTENED_MARKER = "… [shortened]"
 _HEADLINES = {
     "failure": "❌ Airflow {what} failed",
@@ -93,9 +95,15 @@ def _error_line(exception: Any) -> str | None:
     return text or None
 
 
+def _exception(context: Mapping[str, Any]) -> Any:
+    # `airflow dags test` on Airflow 3.0-3.2 leaves "exception" out of a task callback's context.
+    exception = _get(context, "exception")
+    return exception if exception is not None else _compat.exception_being_reported(context)
+
+
 def guess_kind(context: Mapping[str, Any]) -> str:
     """``failure`` when the context carries an exception or a failed run, else ``success``."""
-    if _get(context, "exception") is not None:
+    if _exception(context) is not None:
         return "failure"
     state = str(_attr(_get(context, "dag_run"), "state") or "")
     return "failure" if state.endswith("failed") else "success"
@@ -133,9 +141,9 @@ def build_alert_text(context: Mapping[str, Any], kind: str | None = None) -> str
         add("Try", f"{try_number} of {retries + 1}" if isinstance(retries, int) else try_number)
     add("Duration", _duration(ti, dag_run) if ti is not None or dag_run is not None else None)
     if kind in ("failure", "retry"):
-        add("Error", _error_line(_get(context, "exception")))
+        add("Error", _error_line(_exception(context)))
         add("Reason", _get(context, "reason"))
-    add("Log", _attr(ti, "log_url"))
+    add("Log", _compat.task_log_url(ti))
     return "\n".join(lines)
 
 
