@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import time
 import urllib.request
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from airflow_support import AIRFLOW, free_port, isolated_env, run_airflow, tail
+from airflow_support import Component, free_port, isolated_env, run_airflow, tail
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -38,7 +37,6 @@ CHROMIUM_ARGS = [
 MIGRATE_TIMEOUT = 180.0
 SERVER_START_TIMEOUT = 120.0
 SERVER_STOP_TIMEOUT = 15.0
-_tail = tail
 
 
 def ensure_chromium() -> str:
@@ -72,8 +70,6 @@ class AirflowAPIServer:
         self.dags_folder.mkdir(parents=True, exist_ok=True)  # creates the home too
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = home / "api-server.log"
-        self._process: subprocess.Popen[bytes] | None = None
         self.startup_seconds = 0.0
         # Nothing from the test process's own Airflow set-up (conftest, signal_api) leaks in.
         self.env = {
@@ -88,6 +84,12 @@ class AirflowAPIServer:
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
         }
+        self.server = Component(
+            "api-server",
+            ["api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
+            self.env,
+            home,
+        )
 
     # -- commands -------------------------------------------------------------------
 
@@ -101,16 +103,8 @@ class AirflowAPIServer:
         started = time.monotonic()
         migrated = self.airflow("db", "migrate", timeout=MIGRATE_TIMEOUT)
         if migrated.returncode != 0:
-            pytest.fail(f"`airflow db migrate` failed:\n{_tail(migrated.stdout + migrated.stderr)}")
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                [*AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so stop() reaches its workers too
-            )
+            pytest.fail(f"`airflow db migrate` failed:\n{tail(migrated.stdout + migrated.stderr)}")
+        self.server.start()
         self._wait_until_healthy()
         self.startup_seconds = time.monotonic() - started
         return self
@@ -119,9 +113,8 @@ class AirflowAPIServer:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         health = f"{self.url}/api/v2/monitor/health"
         while time.monotonic() < deadline:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                pytest.fail(f"airflow api-server exited with {self._process.returncode}:\n{self.log_tail()}")
+            if (code := self.server.exited()) is not None:
+                pytest.fail(f"airflow api-server exited with {code}:\n{self.log_tail()}")
             with (
                 contextlib.suppress(OSError, ValueError, KeyError),
                 urllib.request.urlopen(health, timeout=2) as answer,  # noqa: S310 - our own server
@@ -132,25 +125,11 @@ class AirflowAPIServer:
         pytest.fail(f"airflow api-server not healthy within {SERVER_START_TIMEOUT:g} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=SERVER_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-        with contextlib.suppress(ProcessLookupError):  # workers left behind by a hard exit
-            os.killpg(process.pid, signal.SIGKILL)
+        """Stop the server's process group (SIGTERM, then SIGKILL)."""
+        self.server.stop(SERVER_STOP_TIMEOUT)
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return _tail(self.log_path.read_text(errors="replace"), lines)
-        except OSError:
-            return "(no api-server log)"
+        return self.server.log_tail(lines)
 
     def __enter__(self) -> AirflowAPIServer:
         try:
