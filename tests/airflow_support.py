@@ -100,14 +100,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_airflow(
-    *args: str, env: Mapping[str, str] | None = None, timeout: float = 300.0
+def run_command(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300.0,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``airflow ARGS`` with ``env`` (default: this process's); fail the test after ``timeout`` s."""
+    """Run ``command`` with ``env`` (default: this process's), its output captured; fail the test
+    with the output so far when it outlives ``timeout`` seconds."""
     try:
         return subprocess.run(
-            [*AIRFLOW, *args],
+            list(command),
             env=dict(os.environ if env is None else env),
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -118,7 +124,14 @@ def run_airflow(
         output = exc.stdout or ""
         if isinstance(output, bytes):
             output = output.decode(errors="replace")
-        pytest.fail(f"`airflow {' '.join(args)}` did not finish within {timeout:g} s.\n{tail(output)}")
+        pytest.fail(f"`{' '.join(command)}` did not finish within {timeout:g} s.\n{tail(output)}")
+
+
+def run_airflow(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 300.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``airflow ARGS`` with ``env`` (default: this process's); fail the test after ``timeout`` s."""
+    return run_command([*AIRFLOW, *args], env=env, timeout=timeout)
 
 
 def json_output(stdout: str) -> Any:

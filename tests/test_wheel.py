@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 
 import airflow_provider_signal
-from airflow_support import tail
+from airflow_support import run_command, tail
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "airflow_provider_signal"
@@ -137,7 +137,7 @@ def test_wheel_metadata_declares_version_license_floors_and_entry_points(wheel: 
     assert meta["Requires-Python"] == ">=3.10"
     runtime = sorted(r.replace(" ", "") for r in meta.get_all("Requires-Dist") if "extra ==" not in r)
     assert runtime == sorted(project["dependencies"])
-    assert "urllib3>=2" in runtime  # client.py passes backoff_max to Retry: urllib3 2.0+
+    assert "urllib3>=2.6" in runtime  # backoff_max (2.0) and bounded gzip reads (2.6): see pyproject
     assert "provider_info = airflow_provider_signal.provider_info:get_provider_info" in entry_points
     assert "signal_api = airflow_provider_signal.testing.pytest_plugin" in entry_points
 
@@ -175,20 +175,7 @@ class CleanInstall:
     def run(self, *args: str, timeout: float = AIRFLOW_TIMEOUT, cwd: Path | None = None) -> Any:
         """Run a program of the virtualenv (``python``, ``airflow``, ...) and return its result."""
         command = [str(self.venv / "bin" / args[0]), *args[1:]]
-        try:
-            return subprocess.run(
-                command,
-                cwd=cwd or self.workdir,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            output = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout
-            pytest.fail(f"`{' '.join(args)}` did not finish within {timeout:g} s:\n{tail(output or '', 60)}")
+        return run_command(command, env=self.env, cwd=cwd or self.workdir, timeout=timeout)
 
     def airflow(self, *args: str, timeout: float = AIRFLOW_TIMEOUT) -> str:
         """``airflow ARGS``; fails the test with its output unless it exits 0."""
@@ -250,18 +237,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> CleanIns
         }
     )
     for step in steps:
-        try:
-            done = subprocess.run(
-                step,
-                cwd=workdir,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=INSTALL_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"`{' '.join(step)}` did not finish within {INSTALL_TIMEOUT:g} s")
+        done = run_command(step, env=env, cwd=workdir, timeout=INSTALL_TIMEOUT)
         assert done.returncode == 0, f"`{' '.join(step)}` failed:\n{_both(done)}"
     return CleanInstall(venv=venv, workdir=workdir, env=env)
 
