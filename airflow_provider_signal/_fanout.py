@@ -10,7 +10,7 @@ deadline of one ``time_budget`` (plus :data:`START_ALLOWANCE`):
 
 - a destination whose turn comes when one full send no longer fits is sent with fewer
   retries and, if need be, a shorter read time-out (:func:`settings_within`), over the
-  same connection (:func:`_limited`);
+  same connection (:meth:`SignalClient.limited_to`);
 - a destination whose turn comes when not even one attempt fits is not attempted, and
   gets an error saying so (``maybe_delivered=False``).
 
@@ -23,17 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from time import monotonic
-from typing import TYPE_CHECKING, cast
 
 from airflow_provider_signal.client import SignalClient, SignalClientSettings
 from airflow_provider_signal.errors import SignalAPIError
 from airflow_provider_signal.types import SignalSendResult
-
-if TYPE_CHECKING:
-    from requests.adapters import HTTPAdapter
 
 Outcome = SignalSendResult | SignalAPIError
 
@@ -130,7 +125,7 @@ def _send_one(
         return not_attempted(client.settings, number, count)
     payload = {"destination": number, "text": text}
     try:
-        with _limited(client, settings):
+        with client.limited_to(settings):
             return client.post(payload, destination=number)
     except SignalAPIError as error:
         return error
@@ -143,28 +138,3 @@ def _send_one(
             destination=number,
             maybe_delivered=True,
         )
-
-
-@contextmanager
-def _limited(client: SignalClient, settings: SignalClientSettings) -> Iterator[None]:
-    """For one send, make ``client`` use the time-out and retries of ``settings``, over its
-    same session and connection (a new client would open a new connection per late turn).
-
-    Safe because a client is used by one thread only. Its error messages then state the
-    time-out and attempts that really applied.
-    """
-    original = client.settings
-    if settings is original:
-        yield
-        return
-    adapter = cast("HTTPAdapter", client.session.get_adapter(original.message_url))
-    policy = adapter.max_retries  # the client's urllib3 Retry: same rules, fewer attempts
-    client.settings = settings
-    adapter.max_retries = policy.new(
-        total=settings.retries, connect=settings.retries, status=settings.retries
-    )
-    try:
-        yield
-    finally:
-        client.settings = original
-        adapter.max_retries = policy

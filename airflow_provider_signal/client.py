@@ -18,9 +18,11 @@ import json
 import math
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from airflow_provider_signal.defaults import (
@@ -37,6 +39,7 @@ from airflow_provider_signal.validation import clean_text
 
 if TYPE_CHECKING:
     import requests
+    from requests.adapters import HTTPAdapter
 
 DEFAULT_BACKOFF_FACTOR = 0.5
 RETRY_AFTER_MAX = 10
@@ -563,6 +566,30 @@ class SignalClient:
         """Basic auth with the UTF-8 token that is masked (requests would encode it as Latin-1)."""
         request.headers["Authorization"] = f"Basic {self.settings.basic_token}"
         return request
+
+    @contextmanager
+    def limited_to(self, settings: SignalClientSettings) -> Iterator[None]:
+        """For the sends inside, use the time-out and retries of ``settings`` over this same
+        session and connection (a new client would open a new connection).
+
+        Safe because a client is used by one thread only. Its error messages then state the
+        time-out and attempts that really applied.
+        """
+        original = self.settings
+        if settings is original:
+            yield
+            return
+        adapter = cast("HTTPAdapter", self.session.get_adapter(original.message_url))
+        policy = adapter.max_retries  # the urllib3 Retry: same rules, fewer attempts
+        self.settings = settings
+        adapter.max_retries = policy.new(
+            total=settings.retries, connect=settings.retries, status=settings.retries
+        )
+        try:
+            yield
+        finally:
+            self.settings = original
+            adapter.max_retries = policy
 
     def close(self) -> None:
         if self._session is not None:
