@@ -25,7 +25,7 @@ from airflow_provider_signal import __version__  # noqa: E402
 
 project = "airflow-provider-signal"
 author = "airflow-provider-signal contributors"
-copyright = "the airflow-provider-signal contributors, Apache-2.0"  # noqa: A001
+copyright = "the airflow-provider-signal contributors, Apache-2.0"
 version = release = __version__
 
 extensions = [
