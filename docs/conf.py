@@ -42,6 +42,8 @@ myst_enable_extensions = ["colon_fence"]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+# Airflow's base classes' docstrings ("Derive when creating an operator") say nothing of ours.
+autodoc_inherit_docstrings = False
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
 html_theme = "furo"
