@@ -77,12 +77,13 @@ def _source_files() -> dict[str, bytes]:
 
 
 def _release_file(pattern: str) -> Path:
-    """dist/'s file for this version, built after the last change to the package or pyproject.toml."""
+    """dist/'s file for this version, built after the last change to the package, pyproject.toml or
+    README.md (the long description)."""
     found = sorted(DIST.glob(pattern))
     if not found:
         _unavailable(f"dist/ holds no {pattern}: build it with `make dist` (make test does)")
     built = found[0]
-    sources = [ROOT / "pyproject.toml", *(ROOT / name for name in _source_files())]
+    sources = [ROOT / "pyproject.toml", ROOT / "README.md", *(ROOT / name for name in _source_files())]
     changed = [path.relative_to(ROOT) for path in sources if path.stat().st_mtime > built.stat().st_mtime]
     if changed:
         _unavailable(
