@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from time import monotonic
 
 from airflow_provider_signal.client import SignalClient, SignalClientSettings
-from airflow_provider_signal.errors import SignalAPIError
+from airflow_provider_signal.errors import SignalAPIError, SignalMaybeDeliveredError, SignalNotSentError
 from airflow_provider_signal.types import SignalSendResult
 
 Outcome = SignalSendResult | SignalAPIError
@@ -65,7 +65,7 @@ def settings_within(settings: SignalClientSettings, seconds: float) -> SignalCli
 
 def not_attempted(settings: SignalClientSettings, destination: str, count: int) -> SignalAPIError:
     """The error of a destination whose turn came after the send's time budget was used up."""
-    return SignalAPIError(
+    return SignalNotSentError(
         f"Signal message to {destination} was not sent ({settings.source}): the send to {count} "
         f"destination(s) used up its time budget of {settings.time_budget:g} s before this "
         "destination's turn, because the API was slow or failing for the ones before it. No request "
@@ -84,6 +84,8 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
     settings = clients[0].settings
     deadline = monotonic() + settings.time_budget + START_ALLOWANCE
     outcomes: list[Outcome | None] = [None] * len(numbers)
+    posting: list[str | None] = [None] * len(numbers)
+    """Per destination, once its request may go out: how its worker's thread is named."""
     turns = iter(range(len(numbers)))
     turn_lock = threading.Lock()
     stop = threading.Event()
@@ -94,7 +96,7 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
                 index = next(turns, None)
             if index is None:
                 return
-            outcomes[index] = _send_one(client, text, numbers[index], deadline, len(numbers))
+            outcomes[index] = _send_one(client, text, numbers[index], deadline, len(numbers), posting, index)
 
     started: list[threading.Thread] = []
     try:
@@ -108,9 +110,27 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
         for thread in started:
             thread.join()  # ... and let the sends in flight end: each is bounded by its time-out
     return [
-        outcome if outcome is not None else not_attempted(settings, number, len(numbers))
-        for number, outcome in zip(numbers, outcomes, strict=True)
+        outcome
+        if outcome is not None
+        else not_attempted(settings, number, len(numbers))
+        if posting[index] is None
+        else worker_died(clients[0], number, posting[index] or "")
+        for index, (number, outcome) in enumerate(zip(numbers, outcomes, strict=True))
     ]
+
+
+def worker_died(client: SignalClient, destination: str, thread: str) -> SignalAPIError:
+    """The error of a destination whose worker stopped (a ``BaseException`` that is not an
+    ``Exception``, such as ``SystemExit`` in its thread) once its request may have gone out."""
+    return SignalMaybeDeliveredError(
+        client.redact(
+            f"Signal message to {destination} may or may not have been delivered ({client.settings.source}): "
+            f"the thread sending it ({thread}) stopped after its request may have gone out, before "
+            "an answer was recorded. It was not re-sent, to avoid a duplicate."
+        ),
+        destination=destination,
+        maybe_delivered=True,
+    )
 
 
 def _send_one(
@@ -119,18 +139,21 @@ def _send_one(
     number: str,
     deadline: float,
     count: int,
+    posting: list[str | None],
+    index: int,
 ) -> Outcome:
     settings = settings_within(client.settings, deadline - monotonic())
     if settings is None:
         return not_attempted(client.settings, number, count)
     payload = {"destination": number, "text": text}
+    posting[index] = threading.current_thread().name  # from here on, the request may go out
     try:
         with client.limited_to(settings):
             return client.post(payload, destination=number)
     except SignalAPIError as error:
         return error
     except Exception as error:  # a bug here must not cost the other destinations their outcome
-        return SignalAPIError(
+        return SignalMaybeDeliveredError(
             client.redact(
                 f"Signal message to {number} failed unexpectedly ({client.settings.source}): "
                 f"{type(error).__name__}: {error}. It may or may not have been delivered."
