@@ -84,8 +84,9 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
     settings = clients[0].settings
     deadline = monotonic() + settings.time_budget + START_ALLOWANCE
     outcomes: list[Outcome | None] = [None] * len(numbers)
-    posting: list[str | None] = [None] * len(numbers)
-    """Per destination, once its request may go out: how its worker's thread is named."""
+    stages: list[str | None] = [None] * len(numbers)
+    """Per destination, how far its worker got: ``None`` (not its turn yet), "taken" or
+    "posting" (from there on its request may have gone out)."""
     turns = iter(range(len(numbers)))
     turn_lock = threading.Lock()
     stop = threading.Event()
@@ -96,7 +97,8 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
                 index = next(turns, None)
             if index is None:
                 return
-            outcomes[index] = _send_one(client, text, numbers[index], deadline, len(numbers), posting, index)
+            stages[index] = "taken"
+            outcomes[index] = _send_one(client, text, numbers[index], deadline, len(numbers), stages, index)
 
     started: list[threading.Thread] = []
     try:
@@ -113,23 +115,29 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
         outcome
         if outcome is not None
         else not_attempted(settings, number, len(numbers))
-        if posting[index] is None
-        else worker_died(clients[0], number, posting[index] or "")
+        if stages[index] is None
+        else worker_stopped(settings, number, posted=stages[index] == "posting")
         for index, (number, outcome) in enumerate(zip(numbers, outcomes, strict=True))
     ]
 
 
-def worker_died(client: SignalClient, destination: str, thread: str) -> SignalAPIError:
-    """The error of a destination whose worker stopped (a ``BaseException`` that is not an
-    ``Exception``, such as ``SystemExit`` in its thread) once its request may have gone out."""
-    return SignalMaybeDeliveredError(
-        client.redact(
-            f"Signal message to {destination} may or may not have been delivered ({client.settings.source}): "
-            f"the thread sending it ({thread}) stopped after its request may have gone out, before "
-            "an answer was recorded. It was not re-sent, to avoid a duplicate."
-        ),
+def worker_stopped(settings: SignalClientSettings, destination: str, *, posted: bool) -> SignalAPIError:
+    """The error of a destination whose worker stopped without an outcome (a ``BaseException``
+    that is not an ``Exception``, such as ``SystemExit`` in its thread): may have been
+    delivered once its request may have gone out, else certainly not sent."""
+    if posted:
+        return SignalMaybeDeliveredError(
+            f"Signal message to {destination} may or may not have been delivered ({settings.source}): "
+            "the thread sending it stopped after its request may have gone out, before an answer "
+            "was recorded. It was not re-sent, to avoid a duplicate.",
+            destination=destination,
+            maybe_delivered=True,
+        )
+    return SignalNotSentError(
+        f"Signal message to {destination} was not sent ({settings.source}): the thread that was to "
+        "send it stopped before any request was made, so it was not delivered: send it again.",
         destination=destination,
-        maybe_delivered=True,
+        maybe_delivered=False,
     )
 
 
@@ -139,16 +147,16 @@ def _send_one(
     number: str,
     deadline: float,
     count: int,
-    posting: list[str | None],
+    stages: list[str | None],
     index: int,
 ) -> Outcome:
     settings = settings_within(client.settings, deadline - monotonic())
     if settings is None:
         return not_attempted(client.settings, number, count)
     payload = {"destination": number, "text": text}
-    posting[index] = threading.current_thread().name  # from here on, the request may go out
     try:
         with client.limited_to(settings):
+            stages[index] = "posting"  # from here on, the request may have gone out
             return client.post(payload, destination=number)
     except SignalAPIError as error:
         return error

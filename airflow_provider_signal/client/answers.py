@@ -20,6 +20,7 @@ from airflow_provider_signal.errors import (
     SignalAuthenticationError,
     SignalConnectionError,
     SignalMaybeDeliveredError,
+    SignalNotSentError,
     SignalRateLimitError,
     SignalRejectedError,
     SignalUnavailableError,
@@ -34,9 +35,9 @@ FailureKind = Literal[
     # no answer (the transport's kinds)
     "connect_timeout",
     "connect_failed",
+    "not_sent",
     "read_timeout",
     "answer_lost",
-    "other",
     # an answer
     "body_broken",
     "no_message_id",
@@ -90,7 +91,9 @@ FAILURES: dict[FailureKind, Failure] = {
         maybe_delivered=True,
         error=SignalMaybeDeliveredError,
     ),
-    "other": Failure("failed ({where})", "", maybe_delivered=True, error=SignalMaybeDeliveredError),
+    "not_sent": Failure(
+        "failed before any request was sent ({where})", "Nothing was delivered.", error=SignalNotSentError
+    ),
     "body_broken": Failure(
         "may or may not have been delivered: the API answered HTTP {status}, but its answer broke "
         "off before it was complete ({where})",
@@ -175,7 +178,6 @@ def error_for(
         "where": call.where,
         "connect": settings.connect_timeout,
         "timeout": settings.timeout,
-        "attempts": f"after {settings.retries + 1} attempt(s)",
         "status": status_code,
         **fields,
     }
@@ -195,7 +197,7 @@ def error_for(
 
 def transport_error(failure: TransportFailure, call: Call) -> SignalAPIError:
     """The error of a send that got no answer."""
-    return error_for(failure.kind, call, cause=failure.cause)
+    return error_for(failure.kind, call, cause=failure.cause, attempts=f"after {failure.attempts} attempt(s)")
 
 
 def result_or_error(answer: Answer, call: Call) -> SignalSendResult | SignalAPIError:

@@ -67,9 +67,12 @@ def test_each_status_has_its_kind(status: int, kind: str) -> None:
 
 
 def test_an_error_names_the_destination_the_source_and_the_cause_never_the_password() -> None:
-    error = error_for("connect_failed", CALL, cause="NewConnectionError: refused, password hunter2")
+    failure = TransportFailure("connect_failed", "NewConnectionError: refused, password hunter2", 2)
+    error = transport_error(failure, CALL)
     text = str(error)
-    assert text.startswith("Signal message to 447700900123 failed: could not connect to the Signal API")
+    assert text.startswith(
+        "Signal message to 447700900123 failed: could not connect to the Signal API after 2 attempt(s)"
+    )
     assert "(unit, http://127.0.0.1:9/signal/message)" in text
     assert "Check the API URL, DNS and firewall." in text
     assert text.endswith("Cause: NewConnectionError: refused, password ***")
@@ -82,6 +85,14 @@ def test_a_connection_test_is_named_as_such() -> None:
     )
     assert str(error).startswith("Signal connection test may or may not have been delivered")
     assert "within 2 s" in str(error) and error.maybe_delivered is True
+
+
+def test_error_for_builds_any_kind_from_its_row() -> None:
+    error = error_for("invalid", CALL, status_code=400, tries="", api_text=" (bad)")
+    assert str(error).endswith(
+        "HTTP 400 (bad) [unit, http://127.0.0.1:9/signal/message]. "
+        "The API refused the message as invalid: check the destination and text."
+    )
 
 
 def test_a_2xx_is_a_result_with_the_ids_and_the_redacted_body() -> None:

@@ -150,3 +150,41 @@ def test_each_kind_survives_pickle_and_copy_with_its_attributes(signal_api: Any,
         made = kind("m", destination=DEST, status_code=1, api_message="a", maybe_delivered=True)
         again = pickle.loads(pickle.dumps(made))  # noqa: S301 - our own bytes
         assert type(again) is kind and vars(again) == vars(made)
+
+
+def test_a_tls_error_after_the_request_is_never_could_not_connect(
+    signal_api: Any, make_client: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests.adapters
+    from test_transport import TLSServer
+
+    from test_faults import self_signed_localhost
+
+    cert, key = self_signed_localhost(tmp_path)
+    server = TLSServer(cert, key)
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", cert)
+    try:
+        error = post_failing(make_client(api_url=f"https://127.0.0.1:{server.port}", timeout=2, retries=2))
+    finally:
+        server.close()
+
+    assert type(error) is SignalMaybeDeliveredError and error.maybe_delivered is True
+    assert "could not connect" not in str(error) and "may or may not have been delivered" in str(error)
+    assert server.connections == 1
+
+
+def test_could_not_connect_says_the_attempts_really_made(
+    signal_api: Any, make_client: Any, tmp_path: Any
+) -> None:
+    from test_transport import TLSServer
+
+    from test_faults import self_signed_localhost
+
+    server = TLSServer(*self_signed_localhost(tmp_path))  # its certificate is not trusted here
+    try:
+        error = post_failing(make_client(api_url=f"https://127.0.0.1:{server.port}", timeout=2, retries=2))
+    finally:
+        server.close()
+
+    assert type(error) is SignalConnectionError and error.maybe_delivered is False
+    assert "after 1 attempt(s)" in str(error) and "after 3 attempt(s)" not in str(error)

@@ -159,3 +159,94 @@ def test_basic_auth_is_the_settings_token_and_a_loopback_session_ignores_proxies
     [request] = signal_api.requests
     assert request.headers["Authorization"] == f"Basic {sender.settings.basic_token}"
     assert sender.session.trust_env is False
+
+
+# -- classified by whether the request went out; attempts counted, not assumed (issue 19 item 8) --
+
+
+class TLSServer:
+    """A real TLS server on 127.0.0.1 that reads the request, then writes a record this TLS
+    session never made (the stream breaks after the request went out, before any answer)."""
+
+    def __init__(self, cert: str, key: str) -> None:
+        import socket
+        import ssl
+        import threading
+
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.server.settimeout(10)
+        self.port = self.server.getsockname()[1]
+        self.received: list[bytes] = []
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import os
+
+        while True:
+            try:
+                raw = self.server.accept()[0]
+            except OSError:
+                return
+            self.connections += 1
+            try:
+                with raw, self.context.wrap_socket(raw, server_side=True) as tls:
+                    tls.settimeout(5)
+                    data = b""
+                    while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+                        data += tls.recv(65536)
+                    self.received.append(data)
+                    os.write(tls.fileno(), b"\x17\x03\x03\x00\x20" + b"\x00" * 32)  # a forged record
+                    time.sleep(0.5)
+            except OSError:
+                continue  # a client that refused the handshake (an untrusted certificate)
+
+    def close(self) -> None:
+        self.server.close()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Any) -> Any:
+    from test_faults import self_signed_localhost
+
+    cert, key = self_signed_localhost(tmp_path)
+    server = TLSServer(cert, key)
+    server.cert = cert  # type: ignore[attr-defined]
+    yield server
+    server.close()
+
+
+def test_a_tls_error_while_awaiting_the_answer_may_have_been_delivered(
+    tls_server: Any, make_transport: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests.adapters
+
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", tls_server.cert)
+    failure = make_transport(api_url=f"https://127.0.0.1:{tls_server.port}", timeout=2, retries=2).post(BODY)
+
+    assert isinstance(failure, TransportFailure)
+    assert failure.kind == "answer_lost"  # not "connect_failed": the request had gone out
+    assert (failure.attempts, tls_server.connections) == (1, 1)  # and it was not re-sent
+    assert len(tls_server.received) == 1 and b"447700900123" in tls_server.received[0]
+    assert "SSL" in failure.cause
+
+
+def test_an_untrusted_certificate_is_a_connect_failure_after_the_attempts_really_made(
+    tls_server: Any, make_transport: Any
+) -> None:
+    failure = make_transport(api_url=f"https://127.0.0.1:{tls_server.port}", timeout=2, retries=2).post(BODY)
+
+    assert isinstance(failure, TransportFailure) and failure.kind == "connect_failed"
+    assert failure.attempts == 1  # urllib3 does not retry a certificate error; 3 were allowed
+    assert tls_server.received == [] and "CERTIFICATE_VERIFY_FAILED" in failure.cause
+
+
+def test_refused_connections_count_every_attempt(ports: Any, make_transport: Any) -> None:
+    failure = make_transport(api_url=f"http://127.0.0.1:{ports['closed']}", retries=2).post(BODY)
+    assert isinstance(failure, TransportFailure) and (failure.kind, failure.attempts) == ("connect_failed", 3)
