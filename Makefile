@@ -191,7 +191,7 @@ LOWEST_PYTHON ?= $(firstword $(shell for v in 3.10 3.11 3.12; do \
 LOWEST_CONSTRAINTS := constraints/lowest-direct.txt
 # test_fanout.py (the fanout branch) is the one user of pytest-mock, so it proves that floor too.
 LOWEST_TESTS ?= tests/test_hook.py tests/test_faults.py tests/test_secrets.py tests/test_validation.py \
-	tests/test_emulator.py $(wildcard tests/test_fanout.py)
+	tests/test_emulator.py $(wildcard tests/test_fanout.py) tests/client
 
 ## make lowest: check that the floors are what is installed, then run LOWEST_TESTS there.
 lowest: $(LOWEST_VENV)/.installed

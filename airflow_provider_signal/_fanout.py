@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from time import monotonic
 
 from airflow_provider_signal.client import SignalClient, SignalClientSettings
-from airflow_provider_signal.errors import SignalAPIError
+from airflow_provider_signal.errors import SignalAPIError, SignalMaybeDeliveredError, SignalNotSentError
 from airflow_provider_signal.types import SignalSendResult
 
 Outcome = SignalSendResult | SignalAPIError
@@ -65,7 +65,7 @@ def settings_within(settings: SignalClientSettings, seconds: float) -> SignalCli
 
 def not_attempted(settings: SignalClientSettings, destination: str, count: int) -> SignalAPIError:
     """The error of a destination whose turn came after the send's time budget was used up."""
-    return SignalAPIError(
+    return SignalNotSentError(
         f"Signal message to {destination} was not sent ({settings.source}): the send to {count} "
         f"destination(s) used up its time budget of {settings.time_budget:g} s before this "
         "destination's turn, because the API was slow or failing for the ones before it. No request "
@@ -84,6 +84,9 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
     settings = clients[0].settings
     deadline = monotonic() + settings.time_budget + START_ALLOWANCE
     outcomes: list[Outcome | None] = [None] * len(numbers)
+    stages: list[str | None] = [None] * len(numbers)
+    """Per destination, how far its worker got: ``None`` (not its turn yet), "taken" or
+    "posting" (from there on its request may have gone out)."""
     turns = iter(range(len(numbers)))
     turn_lock = threading.Lock()
     stop = threading.Event()
@@ -94,7 +97,8 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
                 index = next(turns, None)
             if index is None:
                 return
-            outcomes[index] = _send_one(client, text, numbers[index], deadline, len(numbers))
+            stages[index] = "taken"
+            outcomes[index] = _send_one(client, text, numbers[index], deadline, len(numbers), stages, index)
 
     started: list[threading.Thread] = []
     try:
@@ -108,9 +112,33 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
         for thread in started:
             thread.join()  # ... and let the sends in flight end: each is bounded by its time-out
     return [
-        outcome if outcome is not None else not_attempted(settings, number, len(numbers))
-        for number, outcome in zip(numbers, outcomes, strict=True)
+        outcome
+        if outcome is not None
+        else not_attempted(settings, number, len(numbers))
+        if stages[index] is None
+        else worker_stopped(settings, number, posted=stages[index] == "posting")
+        for index, (number, outcome) in enumerate(zip(numbers, outcomes, strict=True))
     ]
+
+
+def worker_stopped(settings: SignalClientSettings, destination: str, *, posted: bool) -> SignalAPIError:
+    """The error of a destination whose worker stopped without an outcome (a ``BaseException``
+    that is not an ``Exception``, such as ``SystemExit`` in its thread): may have been
+    delivered once its request may have gone out, else certainly not sent."""
+    if posted:
+        return SignalMaybeDeliveredError(
+            f"Signal message to {destination} may or may not have been delivered ({settings.source}): "
+            "the thread sending it stopped after its request may have gone out, before an answer "
+            "was recorded. It was not re-sent, to avoid a duplicate.",
+            destination=destination,
+            maybe_delivered=True,
+        )
+    return SignalNotSentError(
+        f"Signal message to {destination} was not sent ({settings.source}): the thread that was to "
+        "send it stopped before any request was made, so it was not delivered: send it again.",
+        destination=destination,
+        maybe_delivered=False,
+    )
 
 
 def _send_one(
@@ -119,6 +147,8 @@ def _send_one(
     number: str,
     deadline: float,
     count: int,
+    stages: list[str | None],
+    index: int,
 ) -> Outcome:
     settings = settings_within(client.settings, deadline - monotonic())
     if settings is None:
@@ -126,11 +156,12 @@ def _send_one(
     payload = {"destination": number, "text": text}
     try:
         with client.limited_to(settings):
+            stages[index] = "posting"  # from here on, the request may have gone out
             return client.post(payload, destination=number)
     except SignalAPIError as error:
         return error
     except Exception as error:  # a bug here must not cost the other destinations their outcome
-        return SignalAPIError(
+        return SignalMaybeDeliveredError(
             client.redact(
                 f"Signal message to {number} failed unexpectedly ({client.settings.source}): "
                 f"{type(error).__name__}: {error}. It may or may not have been delivered."

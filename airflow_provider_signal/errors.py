@@ -3,6 +3,17 @@
 Plain Python (no Airflow import) so the client can raise them too. Every message
 says what failed, for which destination and connection, and what to do next; none
 ever contains a password.
+
+A failed request raises a :class:`SignalAPIError`, of the kind that says what a caller
+can do (catch the base class to handle them all):
+
+- :class:`SignalAuthenticationError`: credentials refused (401/403): fix the connection;
+- :class:`SignalUnavailableError` (and :class:`SignalRateLimitError` for 429): overloaded
+  or unavailable after every retry: try again later;
+- :class:`SignalRejectedError`: this message refused (400, or no message id): fix it;
+- :class:`SignalNotSentError` (and :class:`SignalConnectionError`, could not connect):
+  nothing was sent: safe to send again;
+- :class:`SignalMaybeDeliveredError`: may have been delivered: do not send again blindly.
 """
 
 from __future__ import annotations
@@ -59,6 +70,53 @@ class SignalAPIError(SignalError):
         self.status_code = status_code
         self.api_message = api_message
         self.maybe_delivered = maybe_delivered
+
+
+class SignalAuthenticationError(SignalAPIError):
+    """The API refused the credentials (HTTP 401 or 403). Nothing was delivered.
+
+    Catch it to tell whoever runs the connection: sending again will not help until the
+    System ID, Password or auth mode is fixed.
+    """
+
+
+class SignalUnavailableError(SignalAPIError):
+    """The API stayed overloaded or unavailable (HTTP 429, 502, 503 or 504) through every
+    retry. ``status_code`` says which; the message was not accepted.
+
+    Catch it to try again later (a queue, a later task retry).
+    """
+
+
+class SignalRateLimitError(SignalUnavailableError):
+    """The API asked us to slow down (HTTP 429) through every retry. Send less often, or later."""
+
+
+class SignalRejectedError(SignalAPIError):
+    """The API refused this message (HTTP 400, or a 2xx without a message id: a destination
+    that is not a Signal user). Sending it again unchanged will not help: fix the
+    destination or the text."""
+
+
+class SignalNotSentError(SignalAPIError):
+    """No request went out, so nothing was delivered (``maybe_delivered`` is ``False``).
+
+    Catch it where sending again is safe: it cannot make a duplicate.
+    """
+
+
+class SignalConnectionError(SignalNotSentError):
+    """Could not connect to the API (refused, DNS, connect time-out, TLS handshake) after
+    every attempt. Nothing was sent; check the API URL, DNS and firewall, or send again."""
+
+
+class SignalMaybeDeliveredError(SignalAPIError):
+    """The request went out but no complete answer came back (a read time-out, the
+    connection dropped after the request was sent, a 2xx whose body broke off): the
+    message may or may not have been delivered (``maybe_delivered`` is ``True``).
+
+    Catch it where a duplicate matters: do not send it again blindly.
+    """
 
 
 class SignalDeliveryError(SignalError):

@@ -272,3 +272,53 @@ def test_failures_are_signal_api_errors_in_destination_order(signal_api: Any, ma
     failures = caught.value.failures
     assert all(isinstance(f, SignalAPIError) and f.status_code == 400 for f in failures)
     assert [f.destination for f in failures] == wanted
+
+
+# -- a worker that dies reports only what is known (issue 19 item 7) ------------------------------
+
+
+@pytest.mark.parametrize("after_the_request", [True, False], ids=["after-send", "before-send"])
+def test_a_worker_thread_that_dies_reports_only_what_is_known(
+    signal_api: Any, make_hook: Any, mocker: Any, after_the_request: bool
+) -> None:
+    """A ``SystemExit`` in a worker thread (not an ``Exception``) once its request went out
+    may have delivered the message; one raised before any request certainly did not."""
+    real_post = SignalClient.post
+    caller = threading.current_thread()
+    worker_took_its_turn = threading.Event()
+    doomed: list[str | None] = []
+
+    def post(client: SignalClient, payload: dict[str, Any], *, destination: str | None) -> Any:
+        if threading.current_thread() is caller:
+            assert worker_took_its_turn.wait(10)  # so the worker thread gets the other destination
+            return real_post(client, payload, destination=destination)
+        doomed.append(destination)
+        real_post(client, payload, destination=destination)  # delivered, then the thread dies
+        worker_took_its_turn.set()
+        raise SystemExit(1)
+
+    real_limited_to = SignalClient.limited_to
+
+    def limited_to(client: SignalClient, settings: Any) -> Any:
+        if threading.current_thread() is not caller:  # the thread dies before any request
+            doomed.append(None)
+            worker_took_its_turn.set()
+            raise SystemExit(1)
+        return real_limited_to(client, settings)
+
+    mocker.patch.object(SignalClient, "post", autospec=True, side_effect=post)
+    if not after_the_request:
+        mocker.patch.object(SignalClient, "limited_to", autospec=True, side_effect=limited_to)
+    mocker.patch.object(threading, "excepthook")  # the dying thread's traceback is expected
+    hook = make_hook()
+    outcomes = _fanout.send_to_all("hi", ["447700900123", "447700900999"], hook._fanout_clients(2))
+
+    assert len(doomed) == 1
+    [failure] = [outcome for outcome in outcomes if isinstance(outcome, SignalAPIError)]
+    dead = failure.destination
+    assert dead in ("447700900123", "447700900999")
+    assert failure.maybe_delivered is after_the_request
+    assert ("may or may not have been delivered" in str(failure)) is after_the_request
+    assert ("No request was made" in str(failure)) is False
+    assert [m.destination for m in signal_api.messages].count(dead) == int(after_the_request)
+    assert len(signal_api.messages) == 1 + int(after_the_request)

@@ -49,7 +49,17 @@ from airflow_provider_signal.client.urls import (
     parse_api_url,
     shown_url,
 )
-from airflow_provider_signal.errors import SignalAPIError, SignalInputError
+from airflow_provider_signal.errors import (
+    SignalAPIError,
+    SignalAuthenticationError,
+    SignalConnectionError,
+    SignalInputError,
+    SignalMaybeDeliveredError,
+    SignalNotSentError,
+    SignalRateLimitError,
+    SignalRejectedError,
+    SignalUnavailableError,
+)
 
 __all__ = [
     "BACKOFF_MAX",
@@ -63,10 +73,17 @@ __all__ = [
     "FailureKind",
     "Redactor",
     "SignalAPIError",
+    "SignalAuthenticationError",
     "SignalClient",
     "SignalClientSettings",
+    "SignalConnectionError",
     "SignalInputError",
+    "SignalMaybeDeliveredError",
+    "SignalNotSentError",
     "SignalNumberError",
+    "SignalRateLimitError",
+    "SignalRejectedError",
+    "SignalUnavailableError",
     "api_url_with_port",
     "build_message_url",
     "check_number",

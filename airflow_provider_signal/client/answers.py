@@ -15,7 +15,16 @@ from typing import Any, Literal
 from airflow_provider_signal.client.redaction import Redactor
 from airflow_provider_signal.client.settings import SignalClientSettings
 from airflow_provider_signal.client.transport import Answer, TransportFailure
-from airflow_provider_signal.errors import SignalAPIError
+from airflow_provider_signal.errors import (
+    SignalAPIError,
+    SignalAuthenticationError,
+    SignalConnectionError,
+    SignalMaybeDeliveredError,
+    SignalNotSentError,
+    SignalRateLimitError,
+    SignalRejectedError,
+    SignalUnavailableError,
+)
 from airflow_provider_signal.types import SignalSendResult
 
 _MAX_ERROR_TEXT = 300
@@ -26,9 +35,9 @@ FailureKind = Literal[
     # no answer (the transport's kinds)
     "connect_timeout",
     "connect_failed",
+    "not_sent",
     "read_timeout",
     "answer_lost",
-    "other",
     # an answer
     "body_broken",
     "no_message_id",
@@ -63,41 +72,59 @@ FAILURES: dict[FailureKind, Failure] = {
     "connect_timeout": Failure(
         "failed: could not connect within {connect:g} s {attempts} ({where})",
         "Check the API URL and that the host is reachable.",
+        error=SignalConnectionError,
     ),
     "connect_failed": Failure(
         "failed: could not connect to the Signal API {attempts} ({where})",
         "Check the API URL, DNS and firewall.",
+        error=SignalConnectionError,
     ),
     "read_timeout": Failure(
         "may or may not have been delivered: the API did not answer within {timeout:g} s ({where})",
         "It was not re-sent, to avoid a duplicate; raise the connection's timeout if the API is slow.",
         maybe_delivered=True,
+        error=SignalMaybeDeliveredError,
     ),
     "answer_lost": Failure(
         "may or may not have been delivered: the connection closed before the API answered ({where})",
         _NOT_RESENT,
         maybe_delivered=True,
+        error=SignalMaybeDeliveredError,
     ),
-    "other": Failure("failed ({where})", "", maybe_delivered=True),
+    "not_sent": Failure(
+        "failed before any request was sent ({where})", "Nothing was delivered.", error=SignalNotSentError
+    ),
     "body_broken": Failure(
         "may or may not have been delivered: the API answered HTTP {status}, but its answer broke "
         "off before it was complete ({where})",
         _NOT_RESENT,
         maybe_delivered=True,
+        error=SignalMaybeDeliveredError,
     ),
     "no_message_id": Failure(
         # The sibling Melrose Labs APIs answer an empty message id for a rejected destination.
         "failed: the API accepted the request (HTTP {status}, transaction {transaction_id}) but gave "
         "no message id, its sign of a rejected destination [{where}]",
         "Check that the number is a Signal user.",
+        error=SignalRejectedError,
     ),
     "credentials_refused": Failure(
-        _HTTP, "Check the System ID and password of the connection, and the auth mode."
+        _HTTP,
+        "Check the System ID and password of the connection, and the auth mode.",
+        error=SignalAuthenticationError,
     ),
     "redirected": Failure(_HTTP, "The API redirected to {location!r}: set the API URL to the final address."),
-    "invalid": Failure(_HTTP, "The API refused the message as invalid: check the destination and text."),
-    "rate_limited": Failure(_HTTP, "The API is overloaded or unavailable: try again later."),
-    "unavailable": Failure(_HTTP, "The API is overloaded or unavailable: try again later."),
+    "invalid": Failure(
+        _HTTP,
+        "The API refused the message as invalid: check the destination and text.",
+        error=SignalRejectedError,
+    ),
+    "rate_limited": Failure(
+        _HTTP, "The API is overloaded or unavailable: try again later.", error=SignalRateLimitError
+    ),
+    "unavailable": Failure(
+        _HTTP, "The API is overloaded or unavailable: try again later.", error=SignalUnavailableError
+    ),
     "http_error": Failure(_HTTP, "Check the Melrose Labs service status; the message was not re-sent."),
 }
 
@@ -151,7 +178,6 @@ def error_for(
         "where": call.where,
         "connect": settings.connect_timeout,
         "timeout": settings.timeout,
-        "attempts": f"after {settings.retries + 1} attempt(s)",
         "status": status_code,
         **fields,
     }
@@ -171,7 +197,7 @@ def error_for(
 
 def transport_error(failure: TransportFailure, call: Call) -> SignalAPIError:
     """The error of a send that got no answer."""
-    return error_for(failure.kind, call, cause=failure.cause)
+    return error_for(failure.kind, call, cause=failure.cause, attempts=f"after {failure.attempts} attempt(s)")
 
 
 def result_or_error(answer: Answer, call: Call) -> SignalSendResult | SignalAPIError:

@@ -2,7 +2,9 @@
 
 One :class:`Transport` per client: one ``requests`` session over one connection, urllib3's
 ``Retry`` as the retry policy, the answer's body read within a size and time cap, and
-every failure without an answer handed back as a :class:`TransportFailure` of a known kind.
+every failure without an answer handed back as a :class:`TransportFailure` of a known kind,
+with the number of attempts really made, classified by whether the request can have gone
+out.
 
 Retry policy ("never twice"): retried only where the API is not expected to have
 processed the request: the connection could not be made (nothing was sent), or the
@@ -40,8 +42,21 @@ hundred bytes. A longer body is cut there (a 2xx still counts as sent), so a hug
 compressed body ("zip bomb") costs neither memory nor time."""
 _READ_CHUNK = 16 * 1024
 
-TransportKind = Literal["connect_timeout", "connect_failed", "read_timeout", "answer_lost", "other"]
-"""How a request failed without an answer."""
+TransportKind = Literal["connect_timeout", "connect_failed", "not_sent", "read_timeout", "answer_lost"]
+"""How a request failed without an answer: the first three sent nothing (safe to send
+again), the last two may have been delivered."""
+
+
+@dataclass
+class Attempts:
+    """What the transport saw of the current send: attempts made, and whether the last one
+    began to send the request (a byte of it may have reached the API)."""
+
+    made: int = 0
+    sent: bool = False
+
+    def reset(self) -> None:
+        self.made, self.sent = 0, False
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,8 @@ class TransportFailure:
 
     kind: TransportKind
     cause: str
+    attempts: int = 1
+    """Attempts really made (each pass through urllib3's pool), not the number allowed."""
 
 
 @dataclass(frozen=True)
@@ -106,20 +123,29 @@ def make_retry(retries: int, backoff_factor: float) -> Any:
     )
 
 
-def make_adapter(retry: Any) -> Any:
-    """A requests adapter whose connections report a failed TLS handshake as a connect failure.
+def make_adapter(retry: Any, attempts: Attempts) -> Any:
+    """A requests adapter that counts attempts and knows whether the request went out.
 
-    urllib3 reports a handshake that times out as a *read* time-out, and one that is reset
-    as a dropped answer, though no byte of the request can have been sent: both would be
-    "may or may not have been delivered" and never retried. Here they are connect
-    failures, retried as such.
+    Each pass through the pool's ``urlopen`` is one attempt (urllib3 calls it again for a
+    retry); a connection marks ``attempts.sent`` once it has connected and starts writing
+    the request. Also: a failed TLS handshake is a connect failure. urllib3 reports one that
+    times out as a *read* time-out, and one that is reset as a dropped answer, though no
+    byte of the request can have been sent: both would be "may or may not have been
+    delivered" and never retried. Here they are connect failures, retried as such.
     """
     import ssl
 
     from requests.adapters import HTTPAdapter
-    from urllib3.connection import HTTPSConnection
+    from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
     from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    class _HTTPConnection(HTTPConnection):
+        def send(self, data: Any) -> None:
+            if self.sock is None:
+                self.connect()  # a failure here is a connect failure: nothing was sent
+            attempts.sent = True
+            super().send(data)
 
     class _HTTPSConnection(HTTPSConnection):
         def connect(self) -> None:
@@ -132,13 +158,32 @@ def make_adapter(retry: Any) -> Any:
                 self.close()
                 raise NewConnectionError(self, f"TLS handshake broken off ({exc})") from exc
 
+        def send(self, data: Any) -> None:
+            if self.sock is None:
+                self.connect()
+            attempts.sent = True
+            super().send(data)
+
+    class _HTTPPool(HTTPConnectionPool):
+        ConnectionCls = _HTTPConnection
+
+        def urlopen(self, *args: Any, **kwargs: Any) -> Any:
+            attempts.made += 1
+            attempts.sent = False
+            return super().urlopen(*args, **kwargs)
+
     class _HTTPSPool(HTTPSConnectionPool):
         ConnectionCls = _HTTPSConnection
+
+        def urlopen(self, *args: Any, **kwargs: Any) -> Any:
+            attempts.made += 1
+            attempts.sent = False
+            return super().urlopen(*args, **kwargs)
 
     class _Adapter(HTTPAdapter):
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = {"http": HTTPConnectionPool, "https": _HTTPSPool}
+            self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     return _Adapter(max_retries=retry, pool_connections=1, pool_maxsize=1)
 
@@ -148,6 +193,7 @@ class Transport:
 
     def __init__(self, settings: SignalClientSettings) -> None:
         self.settings = settings
+        self.attempts = Attempts()
         self._session: requests.Session | None = None
 
     @property
@@ -160,7 +206,7 @@ class Transport:
         import requests
 
         session = requests.Session()
-        adapter = make_adapter(make_retry(self.settings.retries, self.settings.backoff_factor))
+        adapter = make_adapter(make_retry(self.settings.retries, self.settings.backoff_factor), self.attempts)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
@@ -211,6 +257,7 @@ class Transport:
 
         settings = self.settings
         started = time.monotonic()
+        self.attempts.reset()
         failure: TransportFailure | None = None
         try:
             response = self.session.post(
@@ -221,7 +268,8 @@ class Transport:
                 stream=True,  # the body is read below, capped in size and time
             )
         except requests.exceptions.RequestException as exc:
-            failure = TransportFailure(classify(exc), describe(exc))
+            made = max(self.attempts.made, 1)
+            failure = TransportFailure(classify(exc, sent=self.attempts.sent), describe(exc), made)
         if failure is not None:
             # Returned outside the except block, so nothing keeps a reference to the request
             # (its headers and body hold the credentials).
@@ -326,24 +374,20 @@ def attempts_made(response: requests.Response) -> int:
     return 1 + (len(retry_state.history) if retry_state is not None else 0)
 
 
-def classify(exc: BaseException) -> TransportKind:
-    """The kind of a failure without an answer."""
+def classify(exc: BaseException, *, sent: bool) -> TransportKind:
+    """The kind of a failure without an answer, decided first by whether the request went out.
+
+    Once a connection began to send the request, the API may have processed it, whatever
+    the error (a read time-out, a reset, a TLS error while reading the answer): may have
+    been delivered. Before that, nothing was sent: a connect time-out, a connection (or
+    TLS handshake) that failed, or an error before any connection.
+    """
     import requests
 
+    if sent:
+        return "read_timeout" if isinstance(exc, requests.exceptions.ReadTimeout) else "answer_lost"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect_timeout"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "read_timeout"
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return "answer_lost" if _answer_lost(exc) else "connect_failed"
-    return "other"
-
-
-def _answer_lost(exc: BaseException) -> bool:
-    """True when the request went out but the connection closed before an answer came."""
-    from urllib3.exceptions import NewConnectionError, ProtocolError
-
-    chain = exception_chain(exc)
-    if any(isinstance(e, NewConnectionError) for e in chain):
-        return False
-    return any(isinstance(e, ProtocolError) for e in chain)
+        return "connect_failed"
+    return "not_sent"
