@@ -131,12 +131,13 @@ def test_the_window_starts_at_the_first_sighting_and_takes_everything_pending() 
     [
         (MISSING, "ModuleNotFoundError: No module named 'x'", "ModuleNotFoundError"),
         (
-            '  File "/dags/etl.py", line 4\n    def broken(:\n               ^\nSyntaxError: invalid syntax\n',
+            '  File "/dags/etl.py", line 4\n    def broken(:\n      ^\nSyntaxError: invalid syntax\n',
             "SyntaxError: invalid syntax",
             "SyntaxError",
         ),
         (
-            TRACE + "airflow.exceptions.AirflowTaskTimeout: DagBag import timeout for /dags/etl.py after 30s.\n"
+            TRACE
+            + "airflow.exceptions.AirflowTaskTimeout: DagBag import timeout for /dags/etl.py after 30s.\n"
             "Please take a look at these docs to improve your DAG import time:\n"
             "https://airflow.apache.org/docs/best-practices.html#top-level-python-code\n",
             "airflow.exceptions.AirflowTaskTimeout: DagBag import timeout for /dags/etl.py after 30s.",

@@ -43,7 +43,7 @@ DAG_IDS = (
     "imports_shared_b",
     "imports_shared_c",
 )
-MISSING_IMPORT = "import imports_missing_package\n"
+MISSING_IMPORT = "\nimport imports_missing_package\n"
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def write(deployment: Deployment, name: str, text: str) -> None:
 
 def test_a_broken_file_sends_one_message_however_often_it_is_parsed(imports: Deployment) -> None:
     started = time.monotonic()
-    write(imports, "imports_solo.py", MISSING_IMPORT + original("imports_solo.py"))
+    write(imports, "imports_solo.py", original("imports_solo.py") + MISSING_IMPORT)
     [message] = wait_for_messages(imports, "imports_solo.py", 1)
     wait_for_failed_parses(imports, "imports_solo.py", 3)
     time.sleep(2 * float(CONFIG["signal_alerts"]["import_error_interval"]))  # a sweep after the last parse
@@ -170,7 +170,7 @@ def test_a_broken_shared_module_sends_one_message_naming_its_three_files(imports
 
 
 def test_a_muted_dags_file_sends_nothing(imports: Deployment) -> None:
-    write(imports, "imports_muted.py", MISSING_IMPORT + original("imports_muted.py"))
+    write(imports, "imports_muted.py", original("imports_muted.py") + MISSING_IMPORT)
     wait_until(
         lambda: "(broken) for imports_muted.py not sent: its DAGs are muted" in scheduler_log(imports),
         "no 'muted' line in the scheduler's log",
@@ -183,7 +183,7 @@ def test_a_hanging_api_holds_up_neither_parsing_nor_runs(imports: Deployment) ->
     imports.emulator.fail_next(1000, action="hang", hang_seconds=60)
     try:
         started = time.monotonic()
-        write(imports, "imports_hang.py", MISSING_IMPORT + original("imports_hang.py"))
+        write(imports, "imports_hang.py", original("imports_hang.py") + MISSING_IMPORT)
         wait_until(
             lambda: "(broken) for imports_hang.py not sent" in scheduler_log(imports),
             "the hanging send not logged",

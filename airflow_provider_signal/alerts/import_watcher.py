@@ -74,6 +74,8 @@ class ImportErrorWatcher:
     def start_for(self, component: Any) -> None:
         """Start the thread; it sweeps only if ``component`` (the starting Airflow job) turns out
         to be the scheduler (``on_starting`` fires before the job has its type set)."""
+        if not hasattr(component, "job_type"):  # a task's runner, not an Airflow job
+            return
         if self._thread is not None and self._pid == os.getpid():
             return
         self._pid = os.getpid()
