@@ -34,6 +34,8 @@ CONFIG = {
         "shutdown_timeout": 5,
     }
 }
+if not AIRFLOW_3:  # a loaded machine starts 2.11's gunicorn slowly: more than its 120 s default
+    CONFIG["webserver"] = {"web_server_master_timeout": 600}
 DAG_IDS = (
     "imports_solo",
     "imports_muted",
@@ -184,17 +186,14 @@ def test_a_hanging_api_holds_up_neither_parsing_nor_runs(imports: Deployment) ->
     try:
         started = time.monotonic()
         write(imports, "imports_hang.py", original("imports_hang.py") + MISSING_IMPORT)
+        runs = [imports.trigger("imports_healthy") for _ in range(2)]
         wait_until(
             lambda: "(broken) for imports_hang.py not sent" in scheduler_log(imports),
             "the hanging send not logged",
             imports,
         )
-        # parsing goes on: a new DAG file is picked up, and another DAG keeps running
-        new_file = original("imports_healthy.py").replace('"imports_healthy"', '"imports_added_during_hang"')
-        write(imports, "imports_added.py", new_file)
-        runs = [imports.trigger("imports_healthy") for _ in range(2)]
-        imports.wait_for_dags("imports_added_during_hang")
-        for run_id in runs:
+        wait_for_failed_parses(imports, "imports_hang.py", 3)  # parsing goes on meanwhile
+        for run_id in runs:  # and so do other DAGs' runs
             assert imports.wait_for_run("imports_healthy", run_id) == "success"
         took = time.monotonic() - started
     finally:
@@ -203,4 +202,4 @@ def test_a_hanging_api_holds_up_neither_parsing_nor_runs(imports: Deployment) ->
     assert "It may have arrived, so it is not sent again." in scheduler_log(imports)
     imports.check_components()
     assert messages_about(imports, "imports_hang.py") == []
-    print(f"hanging API: a new file parsed and 2 runs finished in {took:.0f} s")
+    print(f"hanging API: 3 failed parses seen and 2 runs finished in {took:.0f} s")

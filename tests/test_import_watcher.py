@@ -47,10 +47,13 @@ def clean() -> Iterator[None]:
 
     def wipe() -> None:
         with create_session() as session:
-            session.execute(delete(ie._import_error_model()))
-            session.execute(delete(Log).where(Log.event.in_(ie.IMPORT_EVENTS)))
-            session.execute(delete(DagTag).where(DagTag.dag_id.like("imp_%")))
-            session.execute(delete(DagModel).where(DagModel.dag_id.like("imp_%")))
+            for statement in (
+                delete(ie._import_error_model()),
+                delete(Log).where(Log.event.in_(ie.IMPORT_EVENTS)),
+                delete(DagTag).where(DagTag.dag_id.like("imp_%")),
+                delete(DagModel).where(DagModel.dag_id.like("imp_%")),
+            ):
+                session.execute(statement.execution_options(synchronize_session=False))
 
     wipe()
     yield
@@ -85,7 +88,8 @@ def set_error(file: str, last_line: str | None) -> None:
 
     model = ie._import_error_model()
     with create_session() as session:
-        session.execute(delete(model).where(model.filename == _path(file)))
+        gone = delete(model).where(model.filename == _path(file))
+        session.execute(gone.execution_options(synchronize_session=False))
         if last_line is not None:
             fields: dict[str, Any] = {"filename": _path(file), "stacktrace": TRACE + last_line + "\n"}
             if AIRFLOW_3:

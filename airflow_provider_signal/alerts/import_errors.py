@@ -307,7 +307,7 @@ def dags_of_file(session: Any, key: FileKey) -> list[DagInfo]:
     from sqlalchemy import select
 
     bundle, filename = key
-    if hasattr(DagModel, "relative_fileloc"):  # Airflow 3: bundle and relative path
+    if hasattr(DagModel, "bundle_name"):  # Airflow 3: bundle and relative path
         where = [DagModel.bundle_name == bundle, DagModel.relative_fileloc == filename]
     else:
         where = [DagModel.fileloc == filename]
@@ -356,4 +356,5 @@ def unclaim(session: Any, log_ids: Iterable[int]) -> None:
     from airflow.models.log import Log
     from sqlalchemy import delete
 
-    session.execute(delete(Log).where(Log.id.in_(sorted(set(log_ids)))))
+    claims = delete(Log).where(Log.id.in_(sorted(set(log_ids))))
+    session.execute(claims.execution_options(synchronize_session=False))
