@@ -28,7 +28,7 @@ CONFIG = {
         "routes": json.dumps({"team-data": [f"+{TEAM_DATA}"]}),
         "cooldown": 900,
         "import_error_interval": 2,
-        "import_error_window": 8,
+        "import_error_window": 15,
         "send_timeout": 3,
         "send_retries": 0,
         "shutdown_timeout": 5,
