@@ -17,10 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
+
+from broken_file import show_broken_file
 
 from airflow_provider_signal.testing import SignalAPIEmulator
 
+AIRFLOW_MAJOR = int(version("apache-airflow").split(".", 1)[0])
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ("example_signal_send", "example_signal_alerts")
 ALERTS_DAG = "demo_nightly_report"
@@ -72,6 +76,15 @@ def main() -> int:
             for message in emulator.messages[before:]:
                 print(f"\n-> to {message.destination}:")
                 print("   " + message.text.replace("\n", "\n   "))
+        before = len(emulator.messages)
+        source = ROOT / "demo" / "dags" / f"{ALERTS_DAG}.py"
+        broken = show_broken_file(airflow, {**env, **ALERTS_CONFIG}, source)
+        print("\n== a DAG file that stops importing ([signal_alerts] notify_on import_error)")
+        if broken:
+            print(broken)
+        for message in emulator.messages[before:]:
+            print(f"\n-> to {message.destination}:")
+            print("   " + message.text.replace("\n", "\n   "))
         messages = emulator.messages
         texts = "\n".join(m.text for m in messages)
         expected = {
@@ -85,6 +98,8 @@ def main() -> int:
                 and "Failed tasks: extract" in m.text
                 for m in messages
             ),
+            "[signal_alerts] message for a broken DAG file (Airflow 3)": AIRFLOW_MAJOR < 3
+            or any(m.text.startswith("❌ Airflow DAG file broken") for m in messages),
         }
         print(f"\n{len(messages)} message(s) delivered in {time.monotonic() - started:.0f} s")
         for what, ok in expected.items():

@@ -20,7 +20,7 @@ from airflow_provider_signal.errors import SignalInputError
 from airflow_provider_signal.validation import normalise_destinations
 
 SECTION = "signal_alerts"
-NOTIFY_KINDS = ("failure", "recovery")
+NOTIFY_KINDS = ("failure", "recovery", "import_error")
 
 
 def _option(kind: str, default: str | None, description: str, example: str | None = None) -> dict[str, Any]:
@@ -54,9 +54,10 @@ CONFIG_SECTION: dict[str, Any] = {
         "notify_on": _option(
             "string",
             "failure",
-            "What to alert on, comma-separated: failure (a DAG run failed) and recovery (the first "
-            "successful run of a DAG after a failure alert).",
-            "failure,recovery",
+            "What to alert on, comma-separated: failure (a DAG run failed), recovery (the first "
+            "successful run of a DAG after a failure alert) and import_error (a DAG file stopped "
+            "importing, or imports again; sent by the scheduler).",
+            "failure,recovery,import_error",
         ),
         "mute_tag": _option(
             "string",
@@ -80,7 +81,20 @@ CONFIG_SECTION: dict[str, Any] = {
             "integer",
             "3600",
             "Seconds: at most one failure alert per DAG in this time. Failed runs held back are "
-            "counted in the DAG's next alert. 0: alert on every failed run.",
+            "counted in the DAG's next alert. 0: alert on every failed run. For import errors: at "
+            "most one broken and one fixed message per file in this time (a new error in a file "
+            "still broken is always sent).",
+        ),
+        "import_error_interval": _option(
+            "float",
+            "10",
+            "Seconds between two reads of Airflow's import errors by the scheduler (notify_on import_error).",
+        ),
+        "import_error_window": _option(
+            "float",
+            "20",
+            "Seconds to wait after a file breaks (or is fixed) for others: files that break within "
+            "this time of the first are listed in one message. 0: send at the next read.",
         ),
         "alert_on_manual": _option(
             "boolean",
@@ -130,6 +144,8 @@ class AlertSettings:
     routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     cooldown: float = 3600.0
     alert_on_manual: bool = False
+    import_error_interval: float = 10.0
+    import_error_window: float = 20.0
     max_failed_tasks: int = 5
     queue_size: int = 100
     send_timeout: float = 10.0
@@ -233,6 +249,10 @@ def parse_settings(get: Callable[[str], str | None]) -> AlertSettings:
         routes=_routes(text("routes", "")),
         cooldown=_number("cooldown", text("cooldown", "3600"), float, 0),
         alert_on_manual=_boolean("alert_on_manual", text("alert_on_manual", "False")),
+        import_error_interval=_number(
+            "import_error_interval", text("import_error_interval", "10"), float, 0.5
+        ),
+        import_error_window=_number("import_error_window", text("import_error_window", "20"), float, 0),
         max_failed_tasks=_number("max_failed_tasks", text("max_failed_tasks", "5"), int, 0),
         queue_size=_number("queue_size", text("queue_size", "100"), int, 1),
         send_timeout=_number("send_timeout", text("send_timeout", "10"), float, 0.1),

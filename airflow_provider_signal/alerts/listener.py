@@ -78,6 +78,7 @@ class SignalAlertListener:
         self._error: str | None = None
         self._lock = threading.Lock()
         self._seen: OrderedDict[tuple[str, str, str, int], None] = OrderedDict()
+        self._import_watcher: Any = None
 
     def _ready(self) -> AlertSender | None:
         if self._sender is not None:
@@ -126,9 +127,27 @@ class SignalAlertListener:
         self._enqueue("success", dag_run, msg)
 
     @hookimpl
+    def on_starting(self, component: Any) -> None:
+        """With ``import_error`` in ``notify_on``, start the import-error watcher's thread: it
+        sweeps only if ``component`` is the scheduler (see :mod:`.import_watcher`)."""
+        try:
+            sender = self._ready()
+            if sender is None or "import_error" not in sender.settings.notify_on:
+                return
+            if self._import_watcher is None:
+                from airflow_provider_signal.alerts.import_watcher import ImportErrorWatcher
+
+                self._import_watcher = ImportErrorWatcher(sender.settings)
+            self._import_watcher.start_for(component)
+        except Exception:
+            log.exception("Signal import-error alerts could not start in this process")
+
+    @hookimpl
     def before_stopping(self, component: Any) -> None:
         """Give pending alerts ``shutdown_timeout`` seconds when the scheduler (or another job) stops."""
         try:
+            if self._import_watcher is not None:
+                self._import_watcher.stop()
             if self._sender is not None:
                 self._sender.close()
         except Exception:

@@ -1,0 +1,110 @@
+"""The texts of import-error alerts: one message per sweep and recipient, listing its files.
+
+Plain Python over plain data, so the text is tested without Airflow; built in the scheduler's
+import-error watcher thread, never where DAG files are parsed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from airflow_provider_signal.notifications.alert_text import _format_date, _format_duration, shorten
+
+BROKEN_TITLE = "❌ Airflow DAG file broken"
+FIXED_TITLE = "✅ Airflow DAG file fixed"
+_ERROR_MAX = 300
+_DAGS_MAX = 10
+_LINE_MAX = 400
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """One file of an import-error message."""
+
+    path: str  # relative to its DAGs folder (or bundle)
+    bundle: str = ""  # Airflow 3's bundle name; "" on 2.11
+    dag_ids: tuple[str, ...] = ()  # the DAGs it defined when it last imported
+    error: str = ""  # the error's type and last line
+    changed: bool = False  # a new error in a file that was already broken
+    first_seen: datetime | None = None  # when this error was first seen
+    broken_for: float | None = None  # seconds (a fixed file)
+
+
+def _file_line(report: FileReport) -> str:
+    where = f" (bundle {report.bundle})" if report.bundle else ""
+    return shorten(f"File: {report.path}{where}", _LINE_MAX)
+
+
+def _dags_line(report: FileReport) -> str:
+    if not report.dag_ids:
+        return "DAGs: none known (the file has not imported yet)"
+    shown = list(report.dag_ids[:_DAGS_MAX])
+    rest = len(report.dag_ids) - len(shown)
+    text = ", ".join(shown) + (f" and {rest} more" if rest else "")
+    return shorten(f"DAGs: {text}", _LINE_MAX)
+
+
+def _title(base: str, count: int) -> str:
+    return base if count == 1 else f"{base}: {count} files"
+
+
+def _rest(reports: list[FileReport], max_files: int) -> tuple[list[FileReport], str | None]:
+    shown = reports[:max_files]
+    rest = reports[max_files:]
+    if not rest:
+        return shown, None
+    names = ", ".join(report.path for report in rest)
+    return shown, shorten(f"And {len(rest)} more: {names}", _LINE_MAX)
+
+
+def broken_text(
+    reports: list[FileReport], *, link: str | None = None, max_files: int = 5, limit: int = 2000
+) -> str:
+    """One message for files that stopped importing (or whose error changed)."""
+    lines = [_title(BROKEN_TITLE, len(reports))]
+    shown, rest = _rest(reports, max_files)
+    for index, report in enumerate(shown):
+        if index:
+            lines.append("")
+        lines.append(_file_line(report))
+        lines.append(_dags_line(report))
+        label = "New error" if report.changed else "Error"
+        lines.append(f"{label}: {shorten(report.error, _ERROR_MAX)}")
+        if report.first_seen is not None:
+            lines.append(f"First seen: {_format_date(report.first_seen)}")
+    if rest:
+        lines += ["", rest]
+    if link:
+        lines.append(f"Import errors: {link}")
+    return shorten("\n".join(lines), limit)
+
+
+def fixed_text(
+    reports: list[FileReport], *, link: str | None = None, max_files: int = 5, limit: int = 2000
+) -> str:
+    """One message for files that import again."""
+    lines = [_title(FIXED_TITLE, len(reports))]
+    shown, rest = _rest(reports, max_files)
+    for index, report in enumerate(shown):
+        if index:
+            lines.append("")
+        lines.append(_file_line(report))
+        if report.dag_ids:
+            lines.append(_dags_line(report))
+        if report.broken_for is not None:
+            lines.append(f"Broken for: {_format_duration(report.broken_for)}")
+    if rest:
+        lines += ["", rest]
+    if link:
+        lines.append(f"Link: {link}")
+    return shorten("\n".join(lines), limit)
+
+
+def import_errors_url(base_url: str, airflow_major: int) -> str | None:
+    """Where the UI lists import errors: Airflow 3's DAG list (its "Dag Import Errors" button),
+    Airflow 2's home page (the banner of import errors)."""
+    if not base_url:
+        return None
+    base = base_url.rstrip("/")
+    return f"{base}/dags" if airflow_major >= 3 else f"{base}/home"

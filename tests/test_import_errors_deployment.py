@@ -1,0 +1,205 @@
+"""Import-error alerts in a real Airflow deployment (tests/airflow_support.py): the DAG processor
+records import errors, the scheduler's watcher reads them and sends through the emulator.
+
+One deployment with ``notify_on = import_error`` serves every scenario, in order; each scenario
+breaks its own file (tests/dag_files/imports/) by overwriting it, so one scenario's message
+never counts as another's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_signal.testing import ReceivedMessage
+from airflow_support import AIRFLOW_3, DAG_FILES, DEFAULT_DESTINATION, Deployment
+
+FILES = DAG_FILES / "imports"
+TEAM_DATA = "447700900556"
+CONFIG = {
+    "signal_alerts": {
+        "enabled": "True",
+        "notify_on": "import_error",
+        "routes": json.dumps({"team-data": [f"+{TEAM_DATA}"]}),
+        "cooldown": 900,
+        "import_error_interval": 2,
+        "import_error_window": 15,
+        "send_timeout": 3,
+        "send_retries": 0,
+        "shutdown_timeout": 5,
+    }
+}
+if not AIRFLOW_3:  # a loaded machine starts 2.11's gunicorn slowly: more than its 120 s default
+    CONFIG["webserver"] = {"web_server_master_timeout": 600}
+DAG_IDS = (
+    "imports_solo",
+    "imports_muted",
+    "imports_hang",
+    "imports_healthy",
+    "imports_shared_a",
+    "imports_shared_b",
+    "imports_shared_c",
+)
+MISSING_IMPORT = "\nimport imports_missing_package\n"
+
+
+@pytest.fixture(scope="module")
+def imports(airflow_deployments: Any) -> Deployment:
+    deployment: Deployment = airflow_deployments.get(
+        "imports", dag_files=sorted(FILES.glob("*.py")), config=CONFIG
+    )
+    deployment.wait_for_dags(*DAG_IDS)
+    return deployment
+
+
+def about(name: str) -> Callable[[ReceivedMessage], bool]:
+    return lambda message: name in message.text
+
+
+def messages_about(deployment: Deployment, name: str) -> list[ReceivedMessage]:
+    return [m for m in deployment.emulator.messages if about(name)(m)]
+
+
+def wait_until(check: Callable[[], bool], what: str, deployment: Deployment, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        deployment.check_components()
+        time.sleep(1)
+    pytest.fail(f"{what} within {timeout:g} s\n{deployment.logs()}")
+
+
+def wait_for_messages(deployment: Deployment, name: str, count: int) -> list[ReceivedMessage]:
+    wait_until(
+        lambda: len(messages_about(deployment, name)) >= count,
+        f"no {count} message(s) about {name}",
+        deployment,
+    )
+    return messages_about(deployment, name)
+
+
+def scheduler_log(deployment: Deployment) -> str:
+    return Path(deployment.components["scheduler"].log_path).read_text(errors="replace")
+
+
+def parsed_at(deployment: Deployment, name: str) -> str | None:
+    """The time of the file's last failed parse (Airflow updates its import error each time)."""
+    for error in deployment.api("GET", "/importErrors")["import_errors"]:
+        if str(error["filename"]).endswith(name):
+            return str(error["timestamp"])
+    return None
+
+
+def wait_for_failed_parses(deployment: Deployment, name: str, count: int) -> None:
+    seen: set[str] = set()
+
+    def parsed() -> bool:
+        stamp = parsed_at(deployment, name)
+        if stamp:
+            seen.add(stamp)
+        return len(seen) >= count
+
+    wait_until(parsed, f"{count} failed parses of {name} not seen", deployment)
+
+
+def original(name: str) -> str:
+    return (FILES / name).read_text()
+
+
+def write(deployment: Deployment, name: str, text: str) -> None:
+    (deployment.dags_folder / name).write_text(text)
+
+
+def test_a_broken_file_sends_one_message_however_often_it_is_parsed(imports: Deployment) -> None:
+    started = time.monotonic()
+    write(imports, "imports_solo.py", original("imports_solo.py") + MISSING_IMPORT)
+    [message] = wait_for_messages(imports, "imports_solo.py", 1)
+    wait_for_failed_parses(imports, "imports_solo.py", 3)
+    time.sleep(2 * float(CONFIG["signal_alerts"]["import_error_interval"]))  # a sweep after the last parse
+    assert len(messages_about(imports, "imports_solo.py")) == 1
+    text = message.text
+    assert text.startswith("❌ Airflow DAG file broken\nFile: imports_solo.py")
+    if AIRFLOW_3:
+        assert "File: imports_solo.py (bundle dags-folder)" in text
+    assert "\nDAGs: imports_solo\n" in text
+    assert "Error: ModuleNotFoundError: No module named 'imports_missing_package'" in text
+    assert "\nFirst seen: " in text
+    assert f"Import errors: {imports.url}/{'dags' if AIRFLOW_3 else 'home'}" in text
+    assert message.destination == TEAM_DATA  # routed by the tags of the DAG the file defined
+    print(f"broken file: one message, 3 parses, in {time.monotonic() - started:.0f} s")
+
+
+def test_a_different_error_in_the_broken_file_sends_one_more(imports: Deployment) -> None:
+    write(imports, "imports_solo.py", original("imports_solo.py") + "\ndef broken(:\n")
+    _, second = wait_for_messages(imports, "imports_solo.py", 2)
+    assert second.text.startswith("❌ Airflow DAG file broken\nFile: imports_solo.py")
+    assert "New error: SyntaxError" in second.text
+    wait_for_failed_parses(imports, "imports_solo.py", 2)
+    time.sleep(4)
+    assert len(messages_about(imports, "imports_solo.py")) == 2
+
+
+def test_the_file_fixed_sends_one_fixed_message(imports: Deployment) -> None:
+    write(imports, "imports_solo.py", original("imports_solo.py"))
+    *_, fixed = wait_for_messages(imports, "imports_solo.py", 3)
+    assert fixed.text.startswith("✅ Airflow DAG file fixed\nFile: imports_solo.py")
+    assert "\nBroken for: " in fixed.text
+    time.sleep(8)
+    assert len(messages_about(imports, "imports_solo.py")) == 3
+
+
+def test_a_broken_shared_module_sends_one_message_naming_its_three_files(imports: Deployment) -> None:
+    write(imports, "imports_helper.py", 'raise RuntimeError("imports_helper is broken")\n')
+    try:
+        [message] = wait_for_messages(imports, "imports_shared_a.py", 1)
+        time.sleep(6)
+        shared = [m for m in imports.emulator.messages if "imports_shared_" in m.text]
+        assert shared == [message]
+        assert message.text.startswith("❌ Airflow DAG file broken: 3 files\n")
+        for name in ("a", "b", "c"):
+            assert f"File: imports_shared_{name}.py" in message.text
+            assert f"DAGs: imports_shared_{name}" in message.text
+        assert message.text.count("Error: RuntimeError: imports_helper is broken") == 3
+        assert message.destination == DEFAULT_DESTINATION
+    finally:
+        write(imports, "imports_helper.py", original("imports_helper.py"))
+
+
+def test_a_muted_dags_file_sends_nothing(imports: Deployment) -> None:
+    write(imports, "imports_muted.py", original("imports_muted.py") + MISSING_IMPORT)
+    wait_until(
+        lambda: "(broken) for imports_muted.py not sent: its DAGs are muted" in scheduler_log(imports),
+        "no 'muted' line in the scheduler's log",
+        imports,
+    )
+    assert messages_about(imports, "imports_muted.py") == []
+
+
+def test_a_hanging_api_holds_up_neither_parsing_nor_runs(imports: Deployment) -> None:
+    imports.emulator.fail_next(1000, action="hang", hang_seconds=60)
+    try:
+        started = time.monotonic()
+        write(imports, "imports_hang.py", original("imports_hang.py") + MISSING_IMPORT)
+        runs = [imports.trigger("imports_healthy") for _ in range(2)]
+        wait_until(
+            lambda: "(broken) for imports_hang.py not sent" in scheduler_log(imports),
+            "the hanging send not logged",
+            imports,
+        )
+        wait_for_failed_parses(imports, "imports_hang.py", 3)  # parsing goes on meanwhile
+        for run_id in runs:  # and so do other DAGs' runs
+            assert imports.wait_for_run("imports_healthy", run_id) == "success"
+        took = time.monotonic() - started
+    finally:
+        imports.emulator.clear_faults()
+    assert "did not answer within 3 s" in scheduler_log(imports)
+    assert "It may have arrived, so it is not sent again." in scheduler_log(imports)
+    imports.check_components()
+    assert messages_about(imports, "imports_hang.py") == []
+    print(f"hanging API: 3 failed parses seen and 2 runs finished in {took:.0f} s")
