@@ -89,6 +89,39 @@ def _in_process_supervisor_masker() -> Any:
 
 # Where the task SDK keeps its masker: 3.0, then 3.1+.
 _MASKER_HOMES = ("airflow.sdk.execution_time.secrets_masker", "airflow.sdk._shared.secrets_masker")
+_ALL_MASKER_HOMES = (
+    *_MASKER_HOMES,
+    "airflow._shared.secrets_masker",  # 3.1+ core (scheduler, API server, models.Connection)
+    "airflow.utils.log.secrets_masker",  # 2.11 (on 3.x a shim to one of the above)
+)
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` through every secrets masker of this process, as Airflow masks a log line.
+
+    Airflow 3 keeps separate maskers in the task SDK and in the core (each a singleton of
+    its own module); a secret is known to the one its reader registered it with, so each
+    masker already loaded is asked (one not loaded knows nothing). Where none is loaded the
+    line's own masker is imported.
+    """
+    loaded = [sys.modules[name] for name in _ALL_MASKER_HOMES if name in sys.modules]
+    if not loaded:
+        for module_name in _ALL_MASKER_HOMES[1:]:
+            try:
+                loaded = [import_module(module_name)]
+                break
+            except ImportError:
+                continue
+    for module in loaded:
+        redact = getattr(module, "redact", None)
+        if not callable(redact):
+            continue
+        try:
+            redacted = redact(text)
+        except RuntimeError:  # 2.11 with a logging set-up that has no masker: nothing it knows
+            continue
+        text = redacted if isinstance(redacted, str) else text
+    return text
 
 
 def exception_being_reported(context: Any) -> BaseException | None:
@@ -148,5 +181,6 @@ __all__ = [
     "Context",
     "exception_being_reported",
     "mask_secret",
+    "redact_secrets",
     "task_log_url",
 ]
