@@ -8,15 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_signal import _compat
 from airflow_provider_signal.defaults import DEFAULT_CONN_ID
-from airflow_provider_signal.errors import SignalInputError
-from airflow_provider_signal.limits import (
-    RETRIES_RULE,
-    TIMEOUT_RULE,
-    is_retries,
-    is_template,
-    is_timeout,
-    number_from_text,
-)
 
 if TYPE_CHECKING:
     from airflow_provider_signal._compat import Context
@@ -162,19 +153,30 @@ def send_timeout(value: Any, *, owner: str, template: Any = None) -> Any:
     ``template`` is the original when ``value`` was rendered from it: a rendered text is read
     as a number, and a bad one is refused naming the template.
     """
+    if value is None:
+        return None  # the usual case: nothing to check, nothing to import
+    from airflow_provider_signal.limits import TIMEOUT_RULE, is_timeout
+
     return _send_limit("timeout", value, owner, template, is_timeout, TIMEOUT_RULE, float)
 
 
 def send_retries(value: Any, *, owner: str, template: Any = None) -> Any:
     """As :func:`send_timeout`, for ``retries``."""
+    if value is None:
+        return None
+    from airflow_provider_signal.limits import RETRIES_RULE, is_retries
+
     return _send_limit("retries", value, owner, template, is_retries, RETRIES_RULE, int)
 
 
 def _send_limit(
     name: str, value: Any, owner: str, template: Any, valid: Any, rule: str, kind: type[float] | type[int]
 ) -> Any:
+    from airflow_provider_signal.errors import SignalInputError
+    from airflow_provider_signal.limits import is_template, number_from_text
+
     rendered = template is not None and is_template(template)
-    if value is None or (rendered and isinstance(value, str) and not value.strip()):
+    if rendered and isinstance(value, str) and not value.strip():
         return None  # the connection's own setting
     if not rendered and is_template(value):
         return value  # checked once rendered
