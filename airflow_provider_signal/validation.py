@@ -19,14 +19,48 @@ from collections.abc import Callable, Iterable
 from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
 from airflow_provider_signal.errors import SignalInputError
 
-_SEPARATORS = re.compile(r"[\s\-.()/]")
+_SEPARATORS = re.compile(r"[\s\-./]")
 _DIGITS = re.compile(r"[0-9]{8,15}")
+_BRACKETED = re.compile(r"(?P<before>[^()]*)\((?P<inside>[^()]*)\)(?P<after>[^()]*)")
+_COUNTRY_CODE = re.compile(r"(?:\+|00)[0-9]{1,3}")
+
+
+def _without_brackets(raw: str) -> str:
+    """``raw`` with its one pair of brackets resolved, or a :class:`SignalInputError`.
+
+    Brackets are read in two written forms only, right after the country code: the trunk
+    prefix ``+44 (0)7700 900123`` (the ``(0)`` is dropped: it is dialled only inside the
+    country) and an area code ``+1 (415) 555 2671`` (kept). Anything else (brackets with
+    no country code before them, elsewhere in the number, more than one pair, a bracketed
+    group that starts with 0 but is not ``(0)``) could mean more than one number, so it is
+    refused rather than guessed.
+    """
+    match = _BRACKETED.fullmatch(raw)
+    before = _SEPARATORS.sub("", match["before"]) if match else ""
+    inside = _SEPARATORS.sub("", match["inside"]) if match else ""
+    if match is None or not _COUNTRY_CODE.fullmatch(before) or not inside.isdigit() or not inside.isascii():
+        raise SignalInputError(
+            f"Signal destination {raw!r} has brackets that cannot be read with confidence: brackets "
+            "are read only right after the country code, as '+44 (0)7700 900123' or "
+            "'+1 (415) 555 2671'; give the number without them, e.g. '+447700900123'."
+        )
+    if inside == "0":
+        return before + match["after"]  # the trunk prefix, not part of the international number
+    if inside.startswith("0"):
+        raise SignalInputError(
+            f"Signal destination {raw!r} has a bracketed group starting with 0 after the country "
+            "code: it is unclear which digits are dialled internationally. Give the number without "
+            "brackets, e.g. '+447700900123'."
+        )
+    return before + inside + match["after"]
 
 
 def normalise_destination(raw: object) -> str:
     """Return ``raw`` as the API wants it: international form, digits only, no ``+``.
 
-    ``"+44 7700-900123"`` and ``"0044 7700 900123"`` both become ``"447700900123"``.
+    ``"+44 7700-900123"``, ``"0044 7700 900123"`` and ``"+44 (0)7700 900123"`` all become
+    ``"447700900123"``; what cannot be read with confidence (letters, a second ``+``,
+    brackets anywhere but right after the country code) is refused, never guessed.
     """
     if isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
@@ -35,7 +69,10 @@ def normalise_destination(raw: object) -> str:
             f"Signal destination {raw!r} is a {type(raw).__name__}, not a phone number: "
             "give it as a string in international form, e.g. '+447700900123'."
         )
-    number = _SEPARATORS.sub("", raw)
+    number = raw.strip()
+    if "(" in number or ")" in number:
+        number = _without_brackets(number)
+    number = _SEPARATORS.sub("", number)
     if number.startswith("+"):
         number = number[1:]
     elif number.startswith("00"):

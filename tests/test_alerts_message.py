@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_signal.alerts.message import (
     FailedTask,
@@ -91,15 +95,79 @@ def test_why_the_run_failed() -> None:
     assert reason(RunReport(event(msg="all_tasks_deadlocked"))).startswith("no task could run")
 
 
-def test_a_long_message_is_shortened_with_a_marker_never_dropped() -> None:
+def test_a_long_message_is_shortened_in_the_middle_with_a_marker_never_dropped() -> None:
     tasks = [FailedTask("x" * 240, 1) for _ in range(5)]
-    report = RunReport(event(dag_id="d" * 250), failed_tasks=tasks, run_url="http://a/" + "r" * 300)
+    link = "http://a/" + "r" * 300
+    report = RunReport(event(dag_id="d" * 250), failed_tasks=tasks, run_url=link)
     text = failure_text(report, limit=500)
-    assert len(text) == 500 and text.endswith(SHORTENED_MARKER)
+    assert len(text) <= 500 and SHORTENED_MARKER in text
     assert text.startswith("❌ Airflow DAG run failed\nDAG: ddd")
+    assert text.splitlines()[-1] == f"Link: {link}"  # the link is kept whole, the middle is cut
+    assert "Failed tasks: 5 tasks" in text  # fewer tasks named, the count kept
     full = failure_text(report)
-    assert "Link: http://a/" in full  # the task line is cut first, so the link stays
+    assert f"Link: {link}" in full and "and 1 more" in full
     assert len(full) <= 2000
+
+
+RUN_ID = "scheduled__2026-03-01T00:00:00+00:00"
+NON_LATIN_DAG = "日次集計パイプライン_" * 25  # 275 characters, over 2,000 once URL-encoded
+
+
+def link_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("Link:")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(limit=st.integers(min_value=60, max_value=3000), held=st.integers(0, 12), tasks=st.integers(0, 40))
+def test_shortening_keeps_the_link_whole_or_leaves_it_out_and_never_cuts_a_count(
+    limit: int, held: int, tasks: int
+) -> None:
+    link = run_url("https://airflow.example.com", NON_LATIN_DAG[: limit // 3], RUN_ID, 3)
+    assert link is not None
+    failed = [FailedTask(f"task_{n}_" + "t" * 30, 1) for n in range(tasks)]
+    report = RunReport(
+        event(dag_id=NON_LATIN_DAG[: limit // 3]), failed_tasks=failed, held=held, run_url=link
+    )
+    for text in (failure_text(report, limit=limit, max_tasks=10), recovery_text(report, limit=limit)):
+        assert len(text) <= limit
+        assert link_lines(text) in ([], [f"Link: {link}"])  # never half a URL
+        also = [line for line in text.splitlines() if line.startswith("Also:")]
+        if held:
+            assert also == [] or also[0].startswith(f"Also: {held} earlier failed run")
+        for line in text.splitlines():
+            if line.startswith("Failed tasks:"):
+                named = 0 if line.endswith(" tasks") and " and " not in line else line.count("(try 1)")
+                more = re.search(r" and (\d+) more$", line)
+                counted = int(more.group(1)) if more else (tasks if named == 0 else 0)
+                assert named + counted == tasks, line
+
+
+def test_a_non_latin_dag_id_at_the_default_limit_keeps_the_count_lines_and_no_half_link() -> None:
+    link = run_url("https://airflow.example.com", NON_LATIN_DAG, RUN_ID, 3)
+    assert link is not None and len(link) > 2000
+    tasks = [FailedTask(f"load_{n}", 1) for n in range(8)]
+    report = RunReport(event(dag_id=NON_LATIN_DAG), failed_tasks=tasks, held=3, run_url=link)
+    text = failure_text(report)
+    assert len(text) <= 2000
+    assert "%E6" not in text  # the link is too long to keep whole: it is left out, not cut
+    assert (
+        "Failed tasks: load_0 (try 1), load_1 (try 1), load_2 (try 1), load_3 (try 1), "
+        "load_4 (try 1) and 3 more" in text
+    )
+    assert "Also: 3 earlier failed runs of this DAG since the last alert" in text
+    assert f"DAG: {NON_LATIN_DAG}" in text  # 275 characters fit
+
+
+def test_a_low_limit_keeps_the_headline_the_dag_the_counts_and_a_whole_link() -> None:
+    link = "https://airflow.example.com/dags/etl/runs/r1"
+    tasks = [FailedTask("extract_orders_from_the_warehouse", 1) for _ in range(3)]
+    report = RunReport(event(dag_id="etl"), failed_tasks=tasks, held=2, run_url=link)
+    text = failure_text(report, limit=200)
+    assert len(text) <= 200
+    assert text.startswith("❌ Airflow DAG run failed\nDAG: etl\n")
+    assert f"Link: {link}" in text
+    assert "Also: 2 earlier failed runs" in text
+    assert re.search(r"Failed tasks: .*(and \d more|3 tasks)", text)
 
 
 def test_recovery_text() -> None:

@@ -246,3 +246,40 @@ def test_the_dags_tags_come_from_the_run_when_it_carries_its_dag(
     listener.on_dag_run_failed(dag_run=run, msg="task_failure")
     listener.before_stopping(component=None)
     assert [m.destination for m in signal_api.messages] == [TEAM_A]
+
+
+def test_a_run_alert_is_sent_redacted(
+    signal_api: SignalAPIEmulator, listener_for: Callable[..., SignalAlertListener]
+) -> None:
+    from airflow_provider_signal import _compat
+
+    _compat.mask_secret("run-alert-Secret-55")
+    add_dag("send_redacted")
+    listener = listener_for()
+    run = add_run("send_redacted", "run_1", "failed", T0)
+    listener.on_dag_run_failed(dag_run=run, msg=f"gave up: {signal_api.password} and run-alert-Secret-55")
+    listener.before_stopping(component=None)
+    [message] = signal_api.messages
+    assert "Reason: gave up: *** and ***" in message.text
+    assert signal_api.password not in message.text and "run-alert-Secret-55" not in message.text
+
+
+def test_a_conn_id_naming_a_connection_of_another_type_sends_nothing_and_says_why(
+    signal_api: SignalAPIEmulator,
+    listener_for: Callable[..., SignalAlertListener],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import json
+
+    conn = json.loads(signal_api.connection_json())
+    conn["conn_type"] = "http"
+    monkeypatch.setenv("AIRFLOW_CONN_WEBHOOK", json.dumps(conn))
+    caplog.set_level(logging.ERROR, logger="airflow_provider_signal")
+    add_dag("send_wrong_type")
+    listener = listener_for(conn_id="webhook")
+    fail_run(listener, "send_wrong_type")
+    listener.before_stopping(component=None)
+    assert signal_api.request_count == 0
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Connection 'webhook' is of type 'http', not 'signal'" in logged

@@ -23,6 +23,8 @@ from airflow_support import json_output, run_airflow
 DAG_FILES = Path(__file__).parent / "dag_files"
 LOGICAL_DATE = "2026-01-01T00:00:00+00:00"
 DOWN_CONN = {"conn_type": "signal", "login": "x", "password": "y", "host": "http://127.0.0.1:9"}
+WAREHOUSE_PASSWORD = "wh-Secret-7781"
+WAREHOUSE_URI = f"postgres://etl:{WAREHOUSE_PASSWORD}@127.0.0.1:9/etl"
 
 
 @dataclass
@@ -47,6 +49,8 @@ class AirflowEnv:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW_CONN_SIGNAL_DEFAULT": emulator.connection_json(destinations="447700900999"),
             "AIRFLOW_CONN_SIGNAL_DOWN": json.dumps({**DOWN_CONN, "extra": {"retries": 1, "timeout": 2}}),
+            "AIRFLOW_CONN_SIGNAL_PAYLOAD": emulator.connection_json(auth="payload"),
+            "AIRFLOW_CONN_WAREHOUSE": WAREHOUSE_URI,
         }
         self._runs: dict[str, DagRunResult] = {}
 
@@ -217,6 +221,43 @@ def test_a_delivery_failure_still_uses_the_operators_retries(airflow_env: Airflo
     assert run.states["api_down"] == ["failed"]
     assert run.texts_to("447700900810").count("retry of api_down") == 2
     assert run.texts_to("447700900811").count("failed api_down on try 3") == 1
+
+
+def test_no_secret_reaches_a_phone_from_an_alert_or_a_template_in_either_auth_mode(
+    airflow_env: AirflowEnv,
+) -> None:
+    import base64
+
+    emulator = airflow_env.emulator
+    run = airflow_env.run("t_secrets")
+    token = base64.b64encode(f"{emulator.system_id}:{emulator.password}".encode()).decode()
+    alerts = run.texts_to("447700900900") + run.texts_to("447700900901")
+    templated = run.texts_to("447700900902") + run.texts_to("447700900903")
+    assert len(alerts) == 2 and len(templated) == 2, run.output[-3000:]
+    assert {m.auth for m in run.messages} == {"basic", "payload"}
+    for alert in alerts:
+        assert "Error: RuntimeError: login refused: password=*** token=*** dsn=postgres://etl:***@db" in alert
+    for text in templated:
+        assert text.startswith("dsn *** pw *** templated")
+    for text in alerts + templated:
+        for secret in (emulator.password, token, WAREHOUSE_PASSWORD):
+            assert secret not in text
+
+
+def test_a_connection_of_another_type_is_refused_before_any_request(airflow_env: AirflowEnv) -> None:
+    run = airflow_env.run("t_secrets")
+    assert run.states["wrong_type"] == ["failed"]
+    assert "Connection 'warehouse' is of type 'postgres', not 'signal'" in run.output
+    assert run.texts_to("447700900904") == []
+    assert not any(WAREHOUSE_PASSWORD.encode() in request.body for request in airflow_env.emulator.requests)
+    basic = base64_of(f"etl:{WAREHOUSE_PASSWORD}")
+    assert not any(basic in str(request.headers) for request in airflow_env.emulator.requests)
+
+
+def base64_of(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
 
 
 def _without_airflows_own_mask_requests(output: str) -> str:

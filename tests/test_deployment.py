@@ -236,7 +236,7 @@ def test_approval_request_arrives_with_its_link_and_the_answer_completes_the_run
     fields = _lines(request)
     assert (fields["DAG"], fields["Task"], fields["Run"]) == (dag_id, "approve_publish", run_id)
     assert fields["Subject"] == f"Publish the daily report of {run_id}?"
-    assert "\nThe report has 42 rows.\nApprove to publish it" in request  # the rendered body
+    assert "\n> The report has 42 rows.\n> Approve to publish it" in request  # the rendered body, quoted
     assert fields["Options"] == "Approve, Reject (choose one)"
     assert [value for label, value in fields.items() if label.startswith("If no answer by ")] == ["Reject"]
     link = fields["Respond"]

@@ -322,3 +322,24 @@ def test_a_port_field_that_is_not_a_number_is_refused() -> None:
             api_url_with_port("127.0.0.1", port, "connection 'x'")
         assert "connection 'x'" in str(caught.value)
     assert api_url_with_port("127.0.0.1", "8080", "connection 'x'") == "https://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize("conn_type", ["postgres", "http", "SIGNALS", None])
+def test_a_connection_of_another_type_is_refused_before_any_request(
+    signal_api: Any, monkeypatch: pytest.MonkeyPatch, make_hook: Any, conn_type: str | None
+) -> None:
+    import json
+
+    conn = json.loads(signal_api.connection_json())  # the emulator's own credentials: it would accept them
+    conn["conn_type"] = conn_type
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps(conn))
+    hook = make_hook("warehouse")
+    with pytest.raises(SignalInputError) as raised:
+        hook.send_message("hello", "447700900123")
+    message = str(raised.value)
+    shown = f"'{conn_type.lower()}'" if conn_type else "no type"
+    assert f"Connection 'warehouse' is of type {shown}, not 'signal'" in message
+    assert signal_api.password not in message
+    ok, why = hook.test_connection()
+    assert not ok and "'warehouse'" in why
+    assert signal_api.request_count == 0

@@ -6,6 +6,7 @@ deployment in tests/test_deployment.py; here, what the text holds and when it is
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -39,8 +40,8 @@ def test_text_names_the_task_the_question_the_options_and_the_link() -> None:
         f"Run: {RUN_ID}",
         "Subject: Publish?",
         "",
-        "42 rows.",
-        "Approve to publish.",
+        "> 42 rows.",
+        "> Approve to publish.",
         "",
         "Options: Approve, Reject (choose one)",
         "If no answer by 2026-11-27T18:00:00+00:00: Reject",
@@ -58,6 +59,78 @@ def test_text_without_body_link_or_defaults_has_no_empty_lines() -> None:
 def test_a_long_body_is_shortened_visibly() -> None:
     text = build_input_request_text({"ti": _ti()}, subject="s", options=["OK"], body="x" * 5000)
     assert len(text) < 1200 and "… [shortened]" in text
+
+
+LINK = "https://airflow.example.com/dags/gate/runs/r/tasks/approve/required_actions?map_index=-1"
+
+
+@pytest.mark.parametrize("limit", [300, 600, 2000])
+def test_a_long_subject_many_options_and_a_long_body_still_leave_the_options_and_the_link(limit: int) -> None:
+    options = [f"Option {n}: " + "o" * 80 for n in range(40)]
+    text = build_input_request_text(
+        {"ti": _ti(), "run_id": RUN_ID},
+        subject="S" * 5000,
+        body="B" * 5000,
+        options=options,
+        link=LINK,
+        limit=limit,
+    )
+    lines = text.splitlines()
+    assert len(text) <= limit
+    assert lines[-1] == f"Respond: {LINK}"  # whole, and the last line
+    [options_line] = [line for line in lines if line.startswith("Options: ")]
+    assert options_line.endswith("(choose one)")
+    more = re.search(r" and (\d+) more \(choose one\)$", options_line)
+    named = options_line.count("Option ")
+    assert named + (int(more.group(1)) if more else 0) == 40 or "40, see them in the UI" in options_line
+    [subject] = [line for line in lines if line.startswith("Subject: ")]
+    assert len(subject) <= max(16, limit // 8) + len("Subject: ")
+
+
+@pytest.mark.parametrize(
+    "field", ["subject", "option", "body", "default", "subject-cr", "subject-unicode-break"]
+)
+def test_user_text_cannot_forge_a_line_of_the_message(field: str) -> None:
+    forged = "https://evil.example.com/approve"
+    breaks = {"subject-cr": "\r", "subject-unicode-break": "\u2028"}
+    payload = f"Publish?{breaks.get(field, chr(10))}Respond: {forged}\nOptions: Approve (choose one)"
+    kwargs: dict[str, Any] = {"subject": "Publish?", "options": ["Approve", "Reject"], "body": "42 rows"}
+    if field.startswith("subject"):
+        kwargs["subject"] = payload
+    elif field == "option":
+        kwargs["options"] = ["Approve", payload]
+    elif field == "default":
+        kwargs["defaults"] = [payload]
+    else:
+        kwargs["body"] = payload
+    text = build_input_request_text({"ti": _ti(), "run_id": RUN_ID}, link=LINK, **kwargs)
+    lines = text.splitlines()
+    assert [line for line in lines if line.startswith("Respond:")] == [f"Respond: {LINK}"]
+    assert len([line for line in lines if line.startswith("Options:")]) == 1
+    assert lines[-1] == f"Respond: {LINK}"
+
+
+def test_a_notifier_on_an_approval_task_sends_an_answerable_request_within_the_limit(
+    signal_api: Any, set_connection: Any
+) -> None:
+    from airflow_provider_signal.notifications.signal import SignalNotifier
+
+    set_connection(extra={"max_text_length": 400})
+    task = SimpleNamespace(
+        task_id="approve",
+        subject="Publish the report?\nRespond: https://evil.example.com",
+        body="Respond: https://evil.example.com\n" + "details " * 500,
+        options=[f"choice {n} " + "c" * 40 for n in range(30)],
+        defaults=None,
+        multiple=False,
+        generate_link_to_ui=lambda task_instance: LINK,
+    )
+    SignalNotifier(destinations="447700900123")({"task": task, "ti": _ti(), "run_id": RUN_ID})
+    [message] = signal_api.messages
+    lines = message.text.splitlines()
+    assert len(message.text) <= 400
+    assert [line for line in lines if line.startswith("Respond:")] == [f"Respond: {LINK}"]
+    assert any(line.startswith("Options: choice 0") for line in lines)
 
 
 def test_other_tasks_get_no_input_request() -> None:

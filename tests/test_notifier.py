@@ -125,7 +125,101 @@ def test_default_text_computes_duration_and_try_of_tries() -> None:
 def test_notifier_is_registered_for_task_and_dag_callbacks() -> None:
     notifier = SignalNotifier(text="x")
     assert callable(notifier)
-    assert tuple(notifier.template_fields) == ("text", "destinations", "signal_conn_id")
+    assert tuple(notifier.template_fields) == ("text", "destinations", "signal_conn_id", "timeout", "retries")
+
+
+BAD_TIMEOUTS = [0, -1, 0.0, True, False, "30", "soon", float("nan"), float("inf"), 301, 10**6]
+BAD_RETRIES = [-1, True, "2", "many", float("nan"), 2.5, 11, float("inf")]
+
+
+@pytest.mark.parametrize("value", BAD_TIMEOUTS, ids=repr)
+@pytest.mark.parametrize("build", ["notifier", "failure", "success", "retry"])
+def test_a_bad_timeout_is_refused_when_the_dag_is_parsed_naming_the_argument(build: str, value: Any) -> None:
+    from airflow_provider_signal import callbacks
+    from airflow_provider_signal.errors import SignalInputError
+
+    make = SignalNotifier if build == "notifier" else getattr(callbacks, f"signal_{build}_callback")
+    with pytest.raises(SignalInputError, match="argument 'timeout'") as raised:
+        make(timeout=value)
+    assert "connection's extras" not in str(raised.value)
+
+
+@pytest.mark.parametrize("value", BAD_RETRIES, ids=repr)
+@pytest.mark.parametrize("build", ["notifier", "failure"])
+def test_bad_retries_are_refused_when_the_dag_is_parsed_naming_the_argument(build: str, value: Any) -> None:
+    from airflow_provider_signal import callbacks
+    from airflow_provider_signal.errors import SignalInputError
+
+    make = SignalNotifier if build == "notifier" else callbacks.signal_failure_callback
+    with pytest.raises(SignalInputError, match="argument 'retries'"):
+        make(retries=value)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "retries"),
+    [(0.001, 0), (300, 10), (5, 2), (None, None), ("{{ params.t }}", "{{ params.r }}")],
+)
+def test_good_limits_and_templates_are_accepted(timeout: Any, retries: Any) -> None:
+    notifier = SignalNotifier(timeout=timeout, retries=retries)
+    assert (notifier.timeout, notifier.retries) == (
+        float(timeout) if isinstance(timeout, (int, float)) else timeout,
+        retries,
+    )
+
+
+@pytest.mark.parametrize(
+    "value", [0, -1, 0.0005, 300, 300.5, 1, 10, 11, True, 2.0, float("nan"), float("inf"), -0.0]
+)
+def test_the_argument_check_agrees_with_the_clients_settings(value: Any) -> None:
+    from airflow_provider_signal.client import SignalClientSettings
+    from airflow_provider_signal.errors import SignalInputError
+    from airflow_provider_signal.limits import is_retries, is_timeout
+
+    def client_accepts(**limit: Any) -> bool:
+        try:
+            SignalClientSettings(system_id="x", password="y", **limit)
+        except SignalInputError:
+            return False
+        return True
+
+    assert is_timeout(value) == client_accepts(timeout=value)
+    assert is_retries(value) == client_accepts(retries=value)
+
+
+def test_rendered_limits_are_used_for_the_send(signal_api: Any, set_connection: Any) -> None:
+    set_connection(extra={"timeout": 30, "retries": 3})
+    dag = make_dag(params={"t": 7, "r": 1})
+    notifier = SignalNotifier(
+        text="hello", destinations="447700900123", timeout="{{ params.t }}", retries="{{ params.r }}"
+    )
+    rendered = notifier.rendered(task_context(dag, "a", params={"t": 7, "r": 1}))
+    assert (rendered.timeout, rendered.retries) == (7.0, 1)
+    assert (notifier.timeout, notifier.retries) == ("{{ params.t }}", "{{ params.r }}")
+    rendered.notify(task_context(dag, "a"))
+    assert [m.text for m in signal_api.messages] == ["hello"]
+
+
+@pytest.mark.parametrize(
+    ("field", "template", "value"),
+    [
+        ("timeout", "{{ params.v }}", "abc"),
+        ("timeout", "{{ params.v }}", "0"),
+        ("retries", "{{ params.v }}", "99"),
+    ],
+)
+def test_a_limit_rendered_invalid_is_logged_naming_the_argument_and_nothing_is_sent(
+    signal_api: Any, caplog: pytest.LogCaptureFixture, field: str, template: str, value: str
+) -> None:
+    dag = make_dag(params={"v": value})
+    notifier = SignalNotifier(text="hello", destinations="447700900123", **{field: template})
+    from signal_log_capture import all_logs_at_debug, record_texts
+
+    with all_logs_at_debug(caplog):
+        notifier(task_context(dag, "a", params={"v": value}))  # logs, never raises
+    assert signal_api.messages == []
+    logged = "\n".join(record_texts(caplog))
+    assert f"argument {field!r}" in logged and repr(template) in logged and repr(value) in logged
+    assert "connection's extras" not in logged
 
 
 def test_airflow_accepts_the_notifier_as_a_deadline_alert_callback() -> None:

@@ -629,3 +629,44 @@ def test_any_password_in_any_encoding_is_redacted(password: str) -> None:
     for name, form in {**every_encoding(password), **every_encoding(client.settings.basic_token)}.items():
         redacted = client.redact(f"<<{form}>>")
         assert form not in redacted or form in "<<***>>", f"{name}: {form!r} -> {redacted!r}"
+
+
+@pytest.mark.parametrize("auth", ["basic", "payload"])
+def test_a_text_quoting_a_secret_is_sent_redacted_by_the_client_and_airflows_masker(
+    signal_api: Any, set_connection: Any, make_hook: Any, monkeypatch: pytest.MonkeyPatch, auth: str
+) -> None:
+    from airflow_provider_signal import _compat
+
+    warehouse_password = "wh-Secret-4471"
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", f"postgres://etl:{warehouse_password}@db.invalid:5432/etl")
+    set_connection(extra={"auth": auth})
+    warehouse = _compat.BaseHook.get_connection("warehouse")  # Airflow's masker learns its password
+    _compat.mask_secret("api-key-Zq81xw")  # and a value a task registered
+    token = basic_token(signal_api.system_id, signal_api.password)
+    error = (
+        f"login refused: password={signal_api.password} token={token} "
+        f"dsn=postgres://etl:{warehouse.password}@db key=api-key-Zq81xw"
+    )
+
+    make_hook().send_message(f"Error: {error}", DEST)
+
+    [message] = signal_api.messages
+    assert message.auth == auth
+    assert message.text == "Error: login refused: password=*** token=*** dsn=postgres://etl:***@db key=***"
+    assert_nothing_shows([message.text], signal_api.password, token, warehouse_password, "api-key-Zq81xw")
+
+
+def test_a_default_alert_is_redacted_before_it_is_shortened(
+    signal_api: Any, set_connection: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cut must not leave the start of a secret: redaction comes first."""
+    from airflow_provider_signal.notifications.signal import SignalNotifier
+
+    set_connection(extra={"max_text_length": 120})
+    secret = signal_api.password
+    error = RuntimeError("x" * 20 + secret * 3)  # the limit falls inside the secrets
+    SignalNotifier(destinations=DEST, kind="failure")({"run_id": "r1", "exception": error})
+    [message] = signal_api.messages
+    assert len(message.text) <= 120
+    for size in range(6, len(secret) + 1):
+        assert secret[:size] not in message.text

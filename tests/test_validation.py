@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -100,7 +102,67 @@ def test_normalisation_returns_8_to_15_digits_or_refuses(raw: str) -> None:
     assert result.isascii() and result.isdigit()
     assert 8 <= len(result) <= 15
     assert not result.startswith("0")
-    assert digits.endswith(result)  # only separators and the prefix were taken away
+    # only separators, the prefix and a bracketed trunk 0 right after the country code were taken away
+    without_trunk = "".join(
+        c for c in re.sub(r"\(\s*0\s*\)", "", raw, count=1) if c not in " -.()/+\t\n\r\x0b\x0c"
+    )
+    assert digits.endswith(result) or ("(" in raw and without_trunk.endswith(result))
+
+
+_country_code = st.text(alphabet="0123456789", min_size=1, max_size=3).filter(lambda cc: cc[0] != "0")
+_national = st.text(alphabet="0123456789", min_size=6, max_size=10).filter(lambda n: n[0] != "0")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+44 (0)7700 900123", "447700900123"),
+        ("+44(0)7700900123", "447700900123"),
+        ("0044 (0) 7700 900123", "447700900123"),
+        ("+49 (0)30 1234 5678", "493012345678"),
+        ("+1 (415) 555-2671", "14155552671"),  # an area code in brackets is kept
+    ],
+)
+def test_a_bracketed_trunk_prefix_after_the_country_code_is_dropped(raw: str, expected: str) -> None:
+    assert normalise_destination(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "(0)7700 900123",  # no country code before the brackets
+        "(415) 555 2671",  # brackets without a country code: a national number
+        "+44 (020) 7946 0958",  # a trunk 0 inside an area code: which digits are international?
+        "+447700 (900) 123",  # brackets in the middle of the number
+        "+44 (0) (7700) 900123",  # two pairs
+        "+44 (7700 900123",  # unbalanced
+        "+44 7700) 900123",
+        "+44 ()7700900123",
+        "+44 (0a)7700900123",
+        "+44 (٠)7700900123",  # a non-ASCII digit
+        "+44 +7700 900123",  # a second plus
+        "+44 7700 9OO123",  # letters
+        "+1 800 FLOWERS",
+    ],
+)
+def test_a_number_that_cannot_be_read_with_confidence_is_refused(raw: str) -> None:
+    with pytest.raises(SignalInputError, match="Signal destination"):
+        normalise_destination(raw)
+
+
+@given(cc=_country_code, national=_national, sep=_separator, space=st.sampled_from(["", " "]))
+def test_the_written_trunk_form_means_the_international_number(
+    cc: str, national: str, sep: str, space: str
+) -> None:
+    number = cc + national
+    if not 8 <= len(number) <= 15:
+        return
+    assert normalise_destination(f"+{cc}{space}(0){space}{national[:3]}{sep}{national[3:]}") == number
+    assert normalise_destination(f"00{cc}{space}(0){national}") == number
+    with pytest.raises(SignalInputError):  # a 0 with more digits in the brackets is not guessed
+        normalise_destination(f"+{cc}{space}(0{national[:2]}){national[2:]}")
+    with pytest.raises(SignalInputError):  # brackets further in are not guessed
+        normalise_destination(f"+{cc}{national[:3]}{space}(0){national[3:]}")
 
 
 @given(st.text(min_size=1, max_size=50).filter(lambda t: t.strip()))

@@ -7,16 +7,18 @@ thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
-from airflow_provider_signal.notifications.alert_text import _format_date, _format_duration, shorten
+from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
+from airflow_provider_signal.formatting import format_date, format_duration
+from airflow_provider_signal.shortening import Line, fit, flatten
 
 MANUAL_MARKER = "manually set"
 """Airflow 3's API server says "Dag Run's state was manually set to `failed`." for a run a
 person marked failed."""
-_TASK_LINE_MAX = 600
 _REASONS = {
     "task_failure": "a task failed",
     "timed_out": "dagrun_timeout exceeded",
@@ -95,69 +97,93 @@ def _reason_line(report: RunReport) -> str:
     text = reason(report)
     timeout = report.event.dagrun_timeout
     if text == _REASONS["timed_out"] and timeout is not None:
-        return f"{text} ({_format_duration(timeout)})"
+        return f"{text} ({format_duration(timeout)})"
     return text
 
 
-def _tasks_line(report: RunReport, max_tasks: int) -> str | None:
+def _tasks_line(report: RunReport, max_tasks: int) -> Line | None:
+    """``Failed tasks: a (try 1), b (try 2) and 3 more``: shorter forms name fewer tasks and
+    count the rest, so the count is never cut off."""
     if not report.failed_tasks:
         return None
-    shown = [task.label() for task in report.failed_tasks[:max_tasks]]
-    rest = len(report.failed_tasks) - len(shown)
-    line = ", ".join(shown) if shown else ""
-    if rest:
-        line = f"{line} and {rest} more" if line else f"{rest} tasks"
-    return shorten(line, _TASK_LINE_MAX)
+    labels = [flatten(task.label()) for task in report.failed_tasks]
+    total = len(labels)
+
+    def named(count: int) -> str:
+        shown = ", ".join(labels[:count])
+        rest = total - count
+        if not count:
+            return f"Failed tasks: {total} tasks"
+        return f"Failed tasks: {shown} and {rest} more" if rest else f"Failed tasks: {shown}"
+
+    most = min(max_tasks, total)
+    return Line(
+        named(most), shorter=tuple(named(count) for count in range(most - 1, -1, -1)), cut=False, rank=4
+    )
 
 
-def _held_line(report: RunReport) -> str | None:
+def _held_line(report: RunReport) -> Line | None:
+    """``Also: N earlier failed runs ...``: the count leads, so a cut cannot reach it."""
     if not report.held:
         return None
-    since = f" (last alert {_format_date(report.last_alert_at)})" if report.last_alert_at else ""
     runs = "run" if report.held == 1 else "runs"
-    return f"{report.held} earlier failed {runs} of this DAG since the last alert{since}"
+    text = f"Also: {report.held} earlier failed {runs} of this DAG since the last alert"
+    since = f" (last alert {format_date(report.last_alert_at)})" if report.last_alert_at else ""
+    return Line(text + since, shorter=(text, f"Also: {report.held} earlier failed {runs}"), cut=False, rank=5)
 
 
-def _common(report: RunReport, lines: list[str]) -> None:
+def _common(report: RunReport, lines: list[Line]) -> None:
     event = report.event
-    lines.append(f"DAG: {event.dag_id}")
-    lines.append(f"Run: {event.run_id}")
+    lines.append(Line(f"DAG: {flatten(event.dag_id)}", rank=0))
+    lines.append(Line(f"Run: {flatten(event.run_id)}", rank=4))
     if event.run_type:
-        lines.append(f"Run type: {event.run_type}")
+        lines.append(Line(f"Run type: {flatten(event.run_type)}", rank=1))
     if event.logical_date is not None:
-        lines.append(f"Logical date: {_format_date(event.logical_date)}")
+        lines.append(Line(f"Logical date: {format_date(event.logical_date)}", rank=1))
     if event.duration is not None:
-        lines.append(f"Duration: {_format_duration(event.duration)}")
+        lines.append(Line(f"Duration: {format_duration(event.duration)}", rank=1))
 
 
-def failure_text(report: RunReport, *, max_tasks: int = 5, limit: int = 2000) -> str:
-    """The alert for one failed run, cut to ``limit`` characters with a visible marker."""
-    lines = ["❌ Airflow DAG run failed"]
+def _finish(report: RunReport, lines: list[Line], limit: int, redact: Callable[[str], str] | None) -> str:
+    held = _held_line(report)
+    if held:
+        lines.append(held)
+    if report.run_url:
+        lines.append(Line(f"Link: {report.run_url}", link=True, rank=3))
+    return fit(lines, limit, redact)
+
+
+def failure_text(
+    report: RunReport,
+    *,
+    max_tasks: int = 5,
+    limit: int = DEFAULT_MAX_TEXT_LENGTH,
+    redact: Callable[[str], str] | None = None,
+) -> str:
+    """The alert for one failed run, in at most ``limit`` characters.
+
+    Shortened in the middle first (the reason, the run, then fewer tasks named), the counts
+    never cut, the link kept whole or left out (see :mod:`airflow_provider_signal.shortening`);
+    ``redact`` masks secrets in each part before anything is cut.
+    """
+    lines = [Line("❌ Airflow DAG run failed", cut=False, rank=0)]
     _common(report, lines)
-    lines.append(f"Reason: {_reason_line(report)}")
+    lines.append(Line(f"Reason: {flatten(_reason_line(report))}", rank=2))
     tasks = _tasks_line(report, max_tasks)
     if tasks:
-        lines.append(f"Failed tasks: {tasks}")
+        lines.append(tasks)
     if report.upstream_failed:
-        lines.append(f"Upstream failed: {report.upstream_failed}")
-    held = _held_line(report)
-    if held:
-        lines.append(f"Also: {held}")
-    if report.run_url:
-        lines.append(f"Link: {report.run_url}")
-    return shorten("\n".join(lines), limit)
+        lines.append(Line(f"Upstream failed: {report.upstream_failed}", cut=False, rank=4))
+    return _finish(report, lines, limit, redact)
 
 
-def recovery_text(report: RunReport, *, limit: int = 2000) -> str:
+def recovery_text(
+    report: RunReport, *, limit: int = DEFAULT_MAX_TEXT_LENGTH, redact: Callable[[str], str] | None = None
+) -> str:
     """The message for the first successful run after a failure alert."""
-    lines = ["✅ Airflow DAG recovered"]
+    lines = [Line("✅ Airflow DAG recovered", cut=False, rank=0)]
     _common(report, lines)
-    held = _held_line(report)
-    if held:
-        lines.append(f"Also: {held}")
-    if report.run_url:
-        lines.append(f"Link: {report.run_url}")
-    return shorten("\n".join(lines), limit)
+    return _finish(report, lines, limit, redact)
 
 
 def run_url(base_url: str, dag_id: str, run_id: str, airflow_major: int) -> str | None:

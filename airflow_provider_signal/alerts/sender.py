@@ -185,9 +185,11 @@ class AlertSender:
         try:
             limit = hook.settings.max_text_length
             if event.kind == "failure":
-                text = failure_text(report, max_tasks=settings.max_failed_tasks, limit=limit)
+                text = failure_text(
+                    report, max_tasks=settings.max_failed_tasks, limit=limit, redact=hook.redact
+                )
             else:
-                text = recovery_text(report, limit=limit)
+                text = recovery_text(report, limit=limit, redact=hook.redact)
             results = hook.send_message(text, recipients or None)
         except Exception as error:
             log.error(

@@ -95,7 +95,21 @@ class SignalHook(_compat.BaseHook):
 
     @cached_property
     def _connection(self) -> Any:
-        return self.get_connection(self.signal_conn_id)
+        """The Airflow connection, refused unless it is of type ``signal``.
+
+        Checked before anything is read from it: the login and password of a Postgres or
+        HTTP connection must never go to the Signal API as Basic auth.
+        """
+        conn = self.get_connection(self.signal_conn_id)
+        conn_type = str(getattr(conn, "conn_type", None) or "").strip().lower()
+        if conn_type != CONN_TYPE:
+            shown = repr(conn_type) if conn_type else "no type"
+            raise SignalInputError(
+                f"Connection {self.signal_conn_id!r} is of type {shown}, not {CONN_TYPE!r}: nothing "
+                f"was sent. Name a connection of type {HOOK_NAME!r} (conn_type {CONN_TYPE!r}) here, or "
+                "change this connection's type; its login and password are not sent to the Signal API."
+            )
+        return conn
 
     def _setting(self, name: str) -> Any:
         """A hook argument, else the extra under its plain or prefixed name, else ``None``."""
@@ -180,11 +194,19 @@ class SignalHook(_compat.BaseHook):
             self._spare_clients.append(SignalClient(self.settings))
         return [self.client, *self._spare_clients[: count - 1]]
 
+    def redact(self, text: str) -> str:
+        """``text`` with every secret masked: the connection's password and Basic token in any
+        encoding the client masks in answers, then whatever Airflow's secrets masker knows
+        (other connections' passwords, masked variables, ``mask_secret`` values)."""
+        return _compat.redact_secrets(self.client.redact(text))
+
     def send_message(self, text: str, destinations: str | list[str] | None = None) -> list[SignalSendResult]:
         """Send ``text`` to each destination (default: the connection's), one request each.
 
         ``destinations`` that name no one (``None``, ``""``, ``" "``, ``","``, ``[]``) mean the
         connection's default recipients; a lone surrogate in ``text`` is sent as U+FFFD.
+        ``text`` is sent redacted (:meth:`redact`): no secret the hook or Airflow knows leaves
+        in a message, whoever built the text.
 
         Up to :attr:`fanout_workers` destinations are sent to at a time, and the whole call
         keeps to about one ``settings.time_budget``, whatever the number of destinations: a
@@ -205,7 +227,7 @@ class SignalHook(_compat.BaseHook):
                 f"('destinations' extra) on connection {self.signal_conn_id!r}."
             )
         settings = self.settings
-        text = validate_text(text, settings.max_text_length)
+        text = validate_text(self.redact(text) if isinstance(text, str) else text, settings.max_text_length)
         workers = max(1, min(self.fanout_workers, len(numbers)))
         outcomes = send_to_all(text, numbers, self._fanout_clients(workers))
         results: list[SignalSendResult] = []

@@ -2,18 +2,24 @@
 
 Built in Python from whatever the callback context holds, so the smaller context of a
 DAG-level callback or a missing key gives a shorter message, never an error or an
-"undefined" placeholder.
+"undefined" placeholder. Each text is a list of
+:class:`~airflow_provider_signal.shortening.Line` fitted into the connection's
+``max_text_length`` by :func:`~airflow_provider_signal.shortening.fit`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_signal import _compat
+from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
+from airflow_provider_signal.formatting import format_date, format_duration
+from airflow_provider_signal.shortening import SHORTENED_MARKER, Line, cut, fit, flatten, quoted
 
-SHORTENED_MARKER = "… [shortened]"
+__all__ = ["SHORTENED_MARKER", "build_alert_text", "build_input_request_text", "guess_kind"]
+
 _HEADLINES = {
     "failure": "❌ Airflow {what} failed",
     "retry": "🔁 Airflow {what} failed, will retry",
@@ -40,25 +46,10 @@ def _first(*values: Any) -> Any:
     return next((v for v in values if v not in (None, "")), None)
 
 
-def _format_date(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    return str(value) if value else None
-
-
-def _format_duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min {secs} s" if hours else f"{minutes} min {secs} s"
-
-
 def _duration(ti: Any, dag_run: Any) -> str | None:
     duration = _attr(ti, "duration")
     if isinstance(duration, (int, float)):
-        return _format_duration(float(duration))
+        return format_duration(float(duration))
     start = _first(_attr(ti, "start_date"), _attr(dag_run, "start_date"))
     if isinstance(start, datetime):
         end = _first(_attr(ti, "end_date"), _attr(dag_run, "end_date"))
@@ -67,7 +58,7 @@ def _duration(ti: Any, dag_run: Any) -> str | None:
             start = start.replace(tzinfo=timezone.utc)
         if now.tzinfo is None:
             now = now.replace(tzinfo=timezone.utc)
-        return _format_duration((now - start).total_seconds())
+        return format_duration((now - start).total_seconds())
     return None
 
 
@@ -90,9 +81,7 @@ def _error_line(exception: Any) -> str | None:
         text = f"{name}: {first}" if first else name
     else:
         text = first
-    if len(text) > _ERROR_LINE_MAX:
-        text = text[: _ERROR_LINE_MAX - len(SHORTENED_MARKER)] + SHORTENED_MARKER
-    return text or None
+    return cut(text, _ERROR_LINE_MAX) or None
 
 
 def _exception(context: Mapping[str, Any]) -> Any:
@@ -109,8 +98,18 @@ def guess_kind(context: Mapping[str, Any]) -> str:
     return "failure" if state.endswith("failed") else "success"
 
 
-def build_alert_text(context: Mapping[str, Any], kind: str | None = None) -> str:
-    """The default message for a ``failure``, ``retry`` or ``success`` callback."""
+def build_alert_text(
+    context: Mapping[str, Any],
+    kind: str | None = None,
+    *,
+    limit: int = DEFAULT_MAX_TEXT_LENGTH,
+    redact: Callable[[str], str] | None = None,
+) -> str:
+    """The default message for a ``failure``, ``retry`` or ``success`` callback.
+
+    Within ``limit`` characters: the error is cut before the DAG and task, the log link is
+    kept whole or left out. ``redact`` masks secrets in each part before anything is cut.
+    """
     kind = kind or guess_kind(context)
     ti = _get(context, "ti") or _get(context, "task_instance")
     dag_run = _get(context, "dag_run")
@@ -120,41 +119,38 @@ def build_alert_text(context: Mapping[str, Any], kind: str | None = None) -> str
     task_id = _first(_attr(ti, "task_id"), _attr(task, "task_id"))
     # DAG-level callbacks carry a "reason"; their context may still name the task that decided it.
     what = "DAG run" if _get(context, "reason") or not task_id else "task"
-    lines = [_HEADLINES.get(kind, _HEADLINES["failure"]).format(what=what)]
+    lines = [Line(_HEADLINES.get(kind, _HEADLINES["failure"]).format(what=what), cut=False, rank=0)]
 
-    def add(label: str, value: Any) -> None:
+    def add(label: str, value: Any, rank: int, *, link: bool = False) -> None:
         if value is not None:
-            text = _text_of(value)
+            text = flatten(_text_of(value))
             if text:
-                lines.append(f"{label}: {text}")
+                lines.append(Line(f"{label}: {text}", rank=rank, link=link, cut=not link))
 
-    add("DAG", dag_id)
-    add("Task", task_id)
-    add("Run", _first(_get(context, "run_id"), _attr(dag_run, "run_id")))
-    add(
-        "Logical date",
-        _format_date(_first(_get(context, "logical_date"), _attr(dag_run, "logical_date"))),
-    )
+    add("DAG", dag_id, 0)
+    add("Task", task_id, 0)
+    add("Run", _first(_get(context, "run_id"), _attr(dag_run, "run_id")), 4)
+    logical_date = _first(_get(context, "logical_date"), _attr(dag_run, "logical_date"))
+    add("Logical date", format_date(logical_date), 1)
     try_number = _attr(ti, "try_number")
     retries = _attr(task, "retries")
     if isinstance(try_number, int) and try_number > 0:
-        add("Try", f"{try_number} of {retries + 1}" if isinstance(retries, int) else try_number)
-    add("Duration", _duration(ti, dag_run) if ti is not None or dag_run is not None else None)
+        add("Try", f"{try_number} of {retries + 1}" if isinstance(retries, int) else try_number, 1)
+    add("Duration", _duration(ti, dag_run) if ti is not None or dag_run is not None else None, 1)
     if kind in ("failure", "retry"):
-        add("Error", _error_line(_exception(context)))
-        add("Reason", _get(context, "reason"))
-    add("Log", _compat.task_log_url(ti))
-    return "\n".join(lines)
+        add("Error", _error_line(_exception(context)), 2)
+        add("Reason", _get(context, "reason"), 2)
+    add("Log", _compat.task_log_url(ti), 3, link=True)
+    return fit(lines, limit, redact)
 
 
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters with a visible marker, if it is longer."""
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - len(SHORTENED_MARKER))] + SHORTENED_MARKER
-
-
-_INPUT_BODY_MAX = 1000
+_FIELD_MIN = 16
+_SUBJECT_SHARE = 8
+"""The subject gets at most an eighth of the limit."""
+_OPTION_SHARE = 20
+"""Each option (and each default) gets at most a twentieth of the limit."""
+_BODY_SHARE = 4
+"""The body gets at most a quarter of the limit: the options and the link come first."""
 
 
 def build_input_request_text(
@@ -167,30 +163,53 @@ def build_input_request_text(
     multiple: bool = False,
     link: str | None = None,
     respond_by: str | None = None,
+    limit: int = DEFAULT_MAX_TEXT_LENGTH,
+    redact: Callable[[str], str] | None = None,
 ) -> str:
     """The default message of a human-in-the-loop task (Airflow 3.1+): a person's input is needed.
 
     Says where (DAG, task, run), what is asked (the subject and body), the choices, what
     happens without an answer, and the link to the UI page where the person answers.
+
+    It stays answerable within ``limit``: the subject and each option get their own share
+    of it, the body a quarter of it and is cut or left out before the options, and the Respond
+    link is kept whole. What the DAG author or a template supplied cannot forge the
+    message's own lines: the subject and options are flattened to one line, and each line
+    of the body is quoted (``"> "``).
     """
     ti = _get(context, "ti") or _get(context, "task_instance")
     dag_run = _get(context, "dag_run")
-    lines = ["✋ Airflow needs your input"]
+    share = max(_FIELD_MIN, limit // _OPTION_SHARE)
+    lines = [Line("✋ Airflow needs your input", cut=False, rank=0)]
 
-    def add(label: str, value: Any) -> None:
-        if value not in (None, ""):
-            lines.append(f"{label}: {value}")
+    def add(label: str, value: Any, rank: int) -> None:
+        text = flatten(value) if value is not None else ""
+        if text:
+            lines.append(Line(f"{label}: {text}", rank=rank))
 
-    add("DAG", _first(_attr(_get(context, "dag"), "dag_id"), _attr(ti, "dag_id")))
-    add("Task", _attr(ti, "task_id"))
-    add("Run", _first(_get(context, "run_id"), _attr(dag_run, "run_id")))
-    add("Subject", subject)
+    add("DAG", _first(_attr(_get(context, "dag"), "dag_id"), _attr(ti, "dag_id")), 0)
+    add("Task", _attr(ti, "task_id"), 0)
+    add("Run", _first(_get(context, "run_id"), _attr(dag_run, "run_id")), 3)
+    add("Subject", cut(flatten(subject), max(_FIELD_MIN, limit // _SUBJECT_SHARE)), 0)
     if body and body.strip():
-        lines.extend(["", shorten(body.strip(), _INPUT_BODY_MAX), ""])
-    add("Options", f"{', '.join(options)} ({'one or more' if multiple else 'choose one'})")
+        lines.append(Line(f"\n{cut(quoted(body), max(_FIELD_MIN, limit // _BODY_SHARE))}\n", rank=1))
+    lines.append(_options_line([cut(flatten(option), share, "…") for option in options], multiple))
     if defaults:
-        add(f"If no answer by {respond_by}" if respond_by else "Default", ", ".join(defaults))
+        shown = ", ".join(cut(flatten(value), share, "…") for value in defaults)
+        add(f"If no answer by {flatten(respond_by)}" if respond_by else "Default", shown, 2)
     elif respond_by:
-        add("Answer by", respond_by)
-    add("Respond", link)
-    return "\n".join(lines)
+        add("Answer by", respond_by, 2)
+    if link:
+        lines.append(Line(f"Respond: {flatten(link)}", link=True, rank=0))
+    return fit(lines, limit, redact)
+
+
+def _options_line(names: list[str], multiple: bool) -> Line:
+    """``Options: a, b (choose one)``; its shorter forms name fewer and count the rest."""
+    how = "one or more" if multiple else "choose one"
+    forms = [
+        f"Options: {', '.join(names[:count])} and {len(names) - count} more ({how})"
+        for count in range(len(names) - 1, 0, -1)
+    ]
+    forms.append(f"Options: {len(names)}, see them in the UI ({how})")
+    return Line(f"Options: {', '.join(names)} ({how})", shorter=tuple(forms), cut=False, rank=0)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_signal import _compat
 from airflow_provider_signal.defaults import DEFAULT_CONN_ID
-from airflow_provider_signal.notifications.alert_text import (
-    build_alert_text,
-    build_input_request_text,
-    shorten,
-)
 
 if TYPE_CHECKING:
     from airflow_provider_signal._compat import Context
@@ -42,9 +36,15 @@ class SignalNotifier(_compat.BaseNotifier):
         to any number of recipients, takes about one ``time_budget`` of these settings.
     :param retries: extra attempts where the API cannot have received the message, for
         this alert only; ``None`` for the connection's ``retries``.
+
+    ``timeout`` and ``retries`` may be Jinja templates, like ``text`` and ``destinations``.
+    A value given as it is is checked here, when the DAG is parsed (0, a negative number, a
+    boolean, NaN, infinity, a string that is not a template, anything out of the client's
+    range: :class:`~airflow_provider_signal.errors.SignalInputError` naming the argument);
+    a template is checked once rendered, and a bad result is logged naming the argument.
     """
 
-    template_fields: Sequence[str] = ("text", "destinations", "signal_conn_id")
+    template_fields: Sequence[str] = ("text", "destinations", "signal_conn_id", "timeout", "retries")
 
     def __init__(
         self,
@@ -62,8 +62,8 @@ class SignalNotifier(_compat.BaseNotifier):
         self.destinations = destinations
         self.signal_conn_id = signal_conn_id
         self.kind = kind
-        self.timeout = timeout
-        self.retries = retries
+        self.timeout = send_timeout(timeout, owner=type(self).__name__)
+        self.retries = send_retries(retries, owner=type(self).__name__)
         self.context = context or {}
 
     def rendered(self, context: Context) -> SignalNotifier:
@@ -78,6 +78,9 @@ class SignalNotifier(_compat.BaseNotifier):
             # Set every rendered value, also an empty one: Airflow 2.11 keeps the template when a
             # field renders empty, and destinations "{{ '' }}" must mean "the default recipients".
             setattr(clone, name, clone.render_template(getattr(clone, name), context, env, set()))
+        owner = type(self).__name__
+        clone.timeout = send_timeout(clone.timeout, owner=owner, template=self.timeout)
+        clone.retries = send_retries(clone.retries, owner=owner, template=self.retries)
         return clone
 
     def _render(self, template: Any, context: Any, dag: Any = None) -> Any:
@@ -85,27 +88,40 @@ class SignalNotifier(_compat.BaseNotifier):
         return super(_compat.BaseNotifier, self)._render(template, context, dag or context.get("dag"))
 
     def notify(self, context: Context) -> None:
-        """Send the (already rendered) message; raises if any destination failed."""
+        """Send the (already rendered) message; raises if any destination failed.
+
+        The text is redacted (the connection's secrets and whatever Airflow's masker knows)
+        before it is fitted into the connection's ``max_text_length``, so no cut leaves half
+        a secret; the default texts are shortened in the middle, a link kept whole.
+        """
         from airflow_provider_signal.hooks.signal import SignalHook
+        from airflow_provider_signal.notifications.alert_text import (
+            build_alert_text,
+            build_input_request_text,
+        )
+        from airflow_provider_signal.shortening import fit_text
 
         hook = SignalHook(signal_conn_id=str(self.signal_conn_id), timeout=self.timeout, retries=self.retries)
         try:
+            limit = hook.settings.max_text_length
             text = self.text
             if text is None:
                 request = input_request(context) if self.kind in (None, "input") else None
                 text = (
-                    build_input_request_text(context, **request)
+                    build_input_request_text(context, **request, limit=limit, redact=hook.redact)
                     if request is not None
-                    else build_alert_text(context, self.kind)
+                    else build_alert_text(context, self.kind, limit=limit, redact=hook.redact)
                 )
-            if not isinstance(text, str):
-                text = str(text)
-            hook.send_message(shorten(text, hook.settings.max_text_length), self.destinations or None)
+            else:
+                text = fit_text(hook.redact(text if isinstance(text, str) else str(text)), limit)
+            hook.send_message(text, self.destinations or None)
         finally:
             hook.close()
 
     async def async_notify(self, context: Context) -> None:
         """Send from the triggerer (Deadline Alerts) without blocking its event loop."""
+        import asyncio
+
         await asyncio.to_thread(self.notify, context)
 
     def __call__(self, *args: Any) -> None:
@@ -129,6 +145,56 @@ class SignalNotifier(_compat.BaseNotifier):
         except Exception as error:
             self.log.error("Signal alert via connection %r was not sent: %s", self.signal_conn_id, error)
             raise
+
+
+def send_timeout(value: Any, *, owner: str, template: Any = None) -> Any:
+    """``value`` if it is a valid ``timeout`` (or ``None``, or a template not yet rendered).
+
+    ``template`` is the original when ``value`` was rendered from it: a rendered text is read
+    as a number, and a bad one is refused naming the template.
+    """
+    if value is None:
+        return None  # the usual case: nothing to check, nothing to import
+    from airflow_provider_signal.limits import TIMEOUT_RULE, is_timeout
+
+    return _send_limit("timeout", value, owner, template, is_timeout, TIMEOUT_RULE, float)
+
+
+def send_retries(value: Any, *, owner: str, template: Any = None) -> Any:
+    """As :func:`send_timeout`, for ``retries``."""
+    if value is None:
+        return None
+    from airflow_provider_signal.limits import RETRIES_RULE, is_retries
+
+    return _send_limit("retries", value, owner, template, is_retries, RETRIES_RULE, int)
+
+
+def _send_limit(
+    name: str, value: Any, owner: str, template: Any, valid: Any, rule: str, kind: type[float] | type[int]
+) -> Any:
+    from airflow_provider_signal.errors import SignalInputError
+    from airflow_provider_signal.limits import is_template, number_from_text
+
+    rendered = template is not None and is_template(template)
+    if rendered and isinstance(value, str) and not value.strip():
+        return None  # the connection's own setting
+    if not rendered and is_template(value):
+        return value  # checked once rendered
+    number = number_from_text(value) if rendered and isinstance(value, str) else value
+    if kind is float and isinstance(number, int) and not isinstance(number, bool):
+        number = float(number)
+    if valid(number):
+        return number
+    shown = f"{template!r} rendered to {value!r}" if rendered else repr(value)
+    why = (
+        "is a string, not a number (or a Jinja template)"
+        if isinstance(value, str) and not rendered
+        else "is not valid"
+    )
+    raise SignalInputError(
+        f"{owner} argument {name!r}: {shown} {why}: {rule}"
+        + (" (fix the template or what it reads)." if rendered else ", or None for the connection's setting.")
+    )
 
 
 _FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "up_for_retry", "removed"})

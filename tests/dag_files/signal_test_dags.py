@@ -138,3 +138,44 @@ with DAG(
     SignalSendOperator(
         task_id="api_down", text="retried", destinations=["447700900813"], signal_conn_id="signal_down"
     )
+
+
+# Secrets in what is sent: a task's error and a template quoting the Signal password, its Basic
+# token and a password Airflow's masker knows (the warehouse connection's, read in the task).
+def _leaky_error() -> str:
+    import base64
+
+    from airflow_provider_signal import _compat
+
+    signal = _compat.BaseHook.get_connection("signal_default")
+    warehouse = _compat.BaseHook.get_connection("warehouse")
+    token = base64.b64encode(f"{signal.login}:{signal.password}".encode()).decode()
+    return (
+        f"login refused: password={signal.password} token={token} dsn=postgres://etl:{warehouse.password}@db"
+    )
+
+
+LEAKY_TEXT = "dsn {{ conn.warehouse.password }} pw {{ conn.signal_default.password }} {{ ti.task_id }}"
+
+with DAG("t_secrets", start_date=START, schedule=None):
+
+    @task(on_failure_callback=signal_failure_callback(["447700900900"]))
+    def leaks_basic() -> None:
+        raise RuntimeError(_leaky_error())
+
+    @task(on_failure_callback=signal_failure_callback(["447700900901"], signal_conn_id="signal_payload"))
+    def leaks_payload() -> None:
+        raise RuntimeError(_leaky_error())
+
+    leaks_basic()
+    leaks_payload()
+    SignalSendOperator(task_id="templated", text=LEAKY_TEXT, destinations=["447700900902"])
+    SignalSendOperator(
+        task_id="templated_payload",
+        text=LEAKY_TEXT,
+        destinations=["447700900903"],
+        signal_conn_id="signal_payload",
+    )
+    SignalSendOperator(
+        task_id="wrong_type", text="never sent", destinations=["447700900904"], signal_conn_id="warehouse"
+    )
