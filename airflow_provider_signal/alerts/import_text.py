@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from airflow_provider_signal.notifications.alert_text import _format_date, _format_duration, shorten
+from airflow_provider_signal.formatting import format_date, format_duration
+from airflow_provider_signal.shortening import cut as shorten
+from airflow_provider_signal.shortening import fit_text
 
 BROKEN_TITLE = "❌ Airflow DAG file broken"
 FIXED_TITLE = "✅ Airflow DAG file fixed"
@@ -72,12 +74,12 @@ def broken_text(
         label = "New error" if report.changed else "Error"
         lines.append(f"{label}: {shorten(report.error, _ERROR_MAX)}")
         if report.first_seen is not None:
-            lines.append(f"First seen: {_format_date(report.first_seen)}")
+            lines.append(f"First seen: {format_date(report.first_seen)}")
     if rest:
         lines += ["", rest]
     if link:
         lines.append(f"Import errors: {link}")
-    return shorten("\n".join(lines), limit)
+    return fit_text("\n".join(lines), limit)
 
 
 def fixed_text(
@@ -93,12 +95,12 @@ def fixed_text(
         if report.dag_ids:
             lines.append(_dags_line(report))
         if report.broken_for is not None:
-            lines.append(f"Broken for: {_format_duration(report.broken_for)}")
+            lines.append(f"Broken for: {format_duration(report.broken_for)}")
     if rest:
         lines += ["", rest]
     if link:
         lines.append(f"Link: {link}")
-    return shorten("\n".join(lines), limit)
+    return fit_text("\n".join(lines), limit)
 
 
 def import_errors_url(base_url: str, airflow_major: int) -> str | None:
