@@ -8,9 +8,10 @@ thread.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import quote
 
+from airflow_provider_signal.alerts.kinds import RunKind
 from airflow_provider_signal.notifications.alert_text import _format_date, _format_duration, shorten
 
 MANUAL_MARKER = "manually set"
@@ -28,7 +29,7 @@ _REASONS = {
 class RunEvent:
     """What the listener copies off a finished DagRun, on the scheduler's thread: plain values only."""
 
-    kind: str  # "failure" or "success"
+    kind: RunKind  # what the run would alert as (alerts/kinds.py)
     dag_id: str
     run_id: str
     run_type: str | None = None
@@ -73,6 +74,24 @@ class RunReport:
     held: int = 0  # other runs of the DAG that failed since the last alert, without an alert
     last_alert_at: datetime | None = None
     run_url: str | None = None
+    unreachable: tuple[datetime, datetime] | None = None  # the API could not be reached from .. to ..
+    sent_again: bool = False  # an earlier copy may have arrived
+
+
+def _clock(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%H:%M")
+
+
+def _delivery_lines(report: RunReport) -> list[str]:
+    lines = []
+    if report.unreachable is not None:
+        start, end = report.unreachable
+        lines.append(
+            f"Delayed: the Signal API could not be reached from {_clock(start)} to {_clock(end)} UTC"
+        )
+    if report.sent_again:
+        lines.append("Sent again: the first attempt may not have arrived")
+    return lines
 
 
 def reason(report: RunReport) -> str:
@@ -132,7 +151,7 @@ def _common(report: RunReport, lines: list[str]) -> None:
 
 def failure_text(report: RunReport, *, max_tasks: int = 5, limit: int = 2000) -> str:
     """The alert for one failed run, cut to ``limit`` characters with a visible marker."""
-    lines = ["❌ Airflow DAG run failed"]
+    lines = ["❌ Airflow DAG run failed", *_delivery_lines(report)]
     _common(report, lines)
     lines.append(f"Reason: {_reason_line(report)}")
     tasks = _tasks_line(report, max_tasks)
@@ -150,7 +169,7 @@ def failure_text(report: RunReport, *, max_tasks: int = 5, limit: int = 2000) ->
 
 def recovery_text(report: RunReport, *, limit: int = 2000) -> str:
     """The message for the first successful run after a failure alert."""
-    lines = ["✅ Airflow DAG recovered"]
+    lines = ["✅ Airflow DAG recovered", *_delivery_lines(report)]
     _common(report, lines)
     held = _held_line(report)
     if held:
