@@ -49,6 +49,10 @@ RETRY_FIRST = 1.0
 """Seconds before the first retry of a send that did not reach the API; doubled each time."""
 RETRY_CAP = 60.0
 """The longest wait between two retries."""
+FIRST_SWEEP_DELAY = 10.0
+"""Seconds from a scheduler's start to its first sweep: the executor forks its workers right
+after the listener's ``on_starting``, and a child forked while this thread holds a database
+connection's lock would inherit it held."""
 SWEEP_GRACE = 15.0
 """The sweep leaves runs that ended this recently to the listener that saw them end."""
 _KNOWN_MAX = 10_000
@@ -210,7 +214,7 @@ class AlertSender:
     # -- the sender thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        next_sweep = time.monotonic()
+        next_sweep = time.monotonic() + FIRST_SWEEP_DELAY
         while True:
             wake = [next_sweep] if self._sweeping else []
             wake.extend(due for due, _ in self._retries.values())
