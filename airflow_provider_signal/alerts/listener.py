@@ -124,12 +124,16 @@ class SignalAlertListener:
 
     @hookimpl
     def on_starting(self, component: Any) -> None:
-        """In a scheduler, start the sender's sweep for failed runs left without an alert."""
+        """In a scheduler, start the sender's sweep for failed runs left without an alert.
+
+        Airflow calls this from ``Job.__init__``, before the runner sets ``job_type``: the
+        sender asks the job's type when its first sweep is due.
+        """
         try:
-            if getattr(component, "job_type", None) == "SchedulerJob":
+            if component is not None and hasattr(component, "job_type"):
                 sender = self._ready()
                 if sender is not None:
-                    sender.start_sweeping()
+                    sender.start_sweeping(lambda: getattr(component, "job_type", None) == "SchedulerJob")
         except Exception:
             log.exception("Signal alerts: starting the sweep failed")
 

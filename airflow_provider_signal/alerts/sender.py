@@ -112,6 +112,7 @@ class AlertSender:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._sweeping = False
+        self._sweep_if: Callable[[], bool] = lambda: True
         self._known: dict[RunKey, None] = {}  # queued or being retried: the sweep leaves them
         self._retries: dict[RunKey, tuple[float, RunEvent]] = {}  # due (monotonic), event
         self._tries: dict[RunKey, int] = {}
@@ -145,8 +146,13 @@ class AlertSender:
             self._start()
         return True
 
-    def start_sweeping(self) -> None:
-        """Sweep the database now and every ``sweep_interval`` seconds (in a scheduler)."""
+    def start_sweeping(self, only_if: Callable[[], bool] = lambda: True) -> None:
+        """Sweep the database soon and every ``sweep_interval`` seconds (in a scheduler).
+
+        ``only_if`` is asked before the first sweep: Airflow fires ``on_starting`` before a
+        job knows its type, so the listener asks then whether this process is a scheduler.
+        """
+        self._sweep_if = only_if
         self._sweeping = True
         if self._thread is None and not self._closed:
             self._start()
@@ -233,6 +239,10 @@ class AlertSender:
                     del self._retries[key]
                     self._safely(event)
             if self._sweeping and time.monotonic() >= next_sweep:
+                if not self._sweep_if():
+                    self._sweeping = False
+                    continue
+                self._sweep_if = lambda: True
                 try:
                     self.sweep()
                 except Exception as error:
