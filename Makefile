@@ -17,12 +17,13 @@ PYTEST_ARGS ?=
 
 .PHONY: test test-airflow3 test-airflow2 check lint install demo bench constraints clean
 
-## make test: Chromium for the browser test, the release build (dist), the tests that prove the
-## dependency floors (lowest), then lint, type-check and every test on Airflow 3.x (with the wheel
+## make test: Chromium for the browser test, the release build (dist), the docs site (docs: warnings
+## are errors; tests/test_docs.py then checks it), the tests that prove the dependency floors (lowest), then lint, type-check and every test on Airflow 3.x (with the wheel
 ## smoke test), then on Airflow 2.11, then the provider's tests on the older 3.x lines (test-lines).
 test:
 	$(MAKE) chromium
 	$(MAKE) dist
+	$(MAKE) docs
 	$(MAKE) lowest
 	$(MAKE) check LINE=3
 	$(MAKE) check LINE=2
@@ -40,8 +41,8 @@ check: install $(if $(filter 3,$(LINE)),lint)
 
 ## Lint and type-check against the Airflow 3 line (types differ on 2.11).
 lint: install
-	$(VENV)/bin/ruff check airflow_provider_signal tests example_dags demo benchmarks
-	$(VENV)/bin/ruff format --check airflow_provider_signal tests example_dags demo benchmarks
+	$(VENV)/bin/ruff check airflow_provider_signal tests example_dags demo benchmarks docs/conf.py docs/_ext
+	$(VENV)/bin/ruff format --check airflow_provider_signal tests example_dags demo benchmarks docs/conf.py docs/_ext
 	$(VENV)/bin/mypy
 
 $(UV):
@@ -60,8 +61,8 @@ $(VENV)/.installed-%: pyproject.toml $(wildcard $(CONSTRAINTS)) $(UV)
 	touch $@
 
 ## make constraints: re-pin the transitive dependencies of both lines and of the older 3.x lines
-## (constraints-lines), for every supported Python (needs the registry). `make install` uses them
-## when present.
+## (constraints-lines), for every supported Python, then the docs (constraints-docs; needs the
+## registry). `make install` uses them when present.
 constraints: $(UV) constraints-lines
 	mkdir -p constraints
 	for v in $(AIRFLOW_3) $(AIRFLOW_2); do \
@@ -73,6 +74,7 @@ constraints: $(UV) constraints-lines
 		$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
 			--output-file constraints/airflow-$$v.txt $$req || exit 1; \
 	done
+	$(MAKE) constraints-docs
 
 ## make demo: run the example DAGs against the local emulator and print what was delivered.
 demo: install
@@ -112,6 +114,43 @@ $(RELEASE_VENV)/.installed: $(UV)
 	$(UV) venv --quiet --python $(PYTHON) $(RELEASE_VENV)
 	VIRTUAL_ENV=$(CURDIR)/$(RELEASE_VENV) $(UV) pip install --quiet "build[uv]>=1.2" "twine>=6.1"
 	touch $@
+
+# ---------------------------------------------------------------------------------------------
+# The docs site: Sphinx with MyST Markdown pages (docs/*.md), the API reference from the
+# docstrings (autodoc imports the package, so the virtualenv holds Airflow 3 as `make install`
+# does), built with warnings as errors. Its own virtualenv, .venv-docs, pinned by
+# constraints/docs.txt (the docs extra resolved within the Airflow 3 line's constraints).
+DOCS_VENV := .venv-docs
+DOCS_CONSTRAINTS := constraints/docs.txt
+DOCS_HTML := docs/_build/html
+
+.PHONY: docs constraints-docs
+
+## make docs: the HTML site in docs/_build/html (open docs/_build/html/index.html).
+docs: $(DOCS_VENV)/.installed-$(AIRFLOW_3)
+	rm -rf docs/_build
+	$(DOCS_VENV)/bin/sphinx-build -W --keep-going -q -b html docs $(DOCS_HTML)
+	@echo "docs: open $(DOCS_HTML)/index.html"
+
+$(DOCS_VENV)/.installed-$(AIRFLOW_3): pyproject.toml $(wildcard $(DOCS_CONSTRAINTS)) $(UV)
+	rm -rf $(DOCS_VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(DOCS_VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(DOCS_VENV) $(UV) pip install --quiet \
+		$(if $(wildcard $(DOCS_CONSTRAINTS)),--constraint $(DOCS_CONSTRAINTS)) \
+		"apache-airflow==$(AIRFLOW_3)" -e ".[docs]"
+	touch $@
+
+## make constraints-docs (part of make constraints): re-pin constraints/docs.txt within the
+## Airflow 3 line's constraints, so the docs build uses the same Airflow as the tests. Python 3.11+:
+## Airflow 3.3's rich needs markdown-it-py 4, which only myst-parser 5 (Python 3.11+) accepts.
+constraints-docs: $(UV)
+	req=$(BOOT)/requirements-docs.txt; \
+	echo "apache-airflow==$(AIRFLOW_3)" > $$req; \
+	sed -n '/^docs = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"' >> $$req; \
+	echo "requests>=2.31" >> $$req; \
+	echo "urllib3>=2.6" >> $$req; \
+	$(UV) pip compile --quiet --universal --python-version 3.11 --no-header \
+		--constraint constraints/airflow-$(AIRFLOW_3).txt --output-file $(DOCS_CONSTRAINTS) $$req
 
 # ---------------------------------------------------------------------------------------------
 # Chromium for tests/test_ui_browser.py: Debian's package, installed here (not by the test) when
@@ -179,7 +218,7 @@ constraints-lowest: $(UV)
 ## make clean-release (part of make clean): the release and lowest virtualenvs, dist/, build/.
 clean: clean-release
 clean-release:
-	rm -rf $(RELEASE_VENV) $(LOWEST_VENV) dist build *.egg-info .hypothesis benchmarks/logs
+	rm -rf $(RELEASE_VENV) $(LOWEST_VENV) $(DOCS_VENV) docs/_build dist build *.egg-info .hypothesis benchmarks/logs
 
 clean:
 	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache .mypy_cache .ruff_cache
