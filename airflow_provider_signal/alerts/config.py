@@ -189,7 +189,7 @@ def _boolean(key: str, raw: str) -> bool:
 def _number(key: str, raw: str, kind: type[int] | type[float], minimum: float, maximum: float) -> Any:
     """A whole number (``kind=int``) or a finite number within ``[minimum, maximum]``, checked by
     the same rules the client applies to its own settings."""
-    from airflow_provider_signal.client import _is_number, _is_whole
+    from airflow_provider_signal.client import is_number, is_whole
 
     try:
         number = kind(raw.strip())
@@ -198,7 +198,7 @@ def _number(key: str, raw: str, kind: type[int] | type[float], minimum: float, m
     if number < minimum:
         raise _fail(key, raw, f"must be at least {minimum:g}.")
     ok = (
-        _is_whole(number, int(minimum), int(maximum)) if kind is int else _is_number(number, minimum, maximum)
+        is_whole(number, int(minimum), int(maximum)) if kind is int else is_number(number, minimum, maximum)
     )
     if not ok:
         raise _fail(key, raw, f"must be a finite number from {minimum:g} to {maximum:g}.")
