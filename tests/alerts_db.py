@@ -66,7 +66,7 @@ def add_run(dag_id: str, run_id: str, state: str, end: datetime, seconds: float 
 
 
 def alert_rows(dag_id: str) -> list[tuple[str, str]]:
-    """(event, run_id) of the alert rows in Airflow's audit log, oldest first."""
+    """(event, run_id) of the alert rows in Airflow's audit log, oldest first (every step)."""
     from airflow.models.log import Log
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -80,4 +80,12 @@ def alert_rows(dag_id: str) -> list[tuple[str, str]]:
     return [(row.event, row.run_id) for row in rows]
 
 
-T0 = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)
+T0 = (datetime.now(timezone.utc) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+"""Recent enough that every run is within the default max_delivery_age (an hour)."""
+
+
+def outcome_rows(dag_id: str) -> list[tuple[str, str]]:
+    """(event, run_id) of the rows that record an outcome (no attempts), oldest first."""
+    from airflow_provider_signal.alerts.records import OUTCOMES
+
+    return [(event, run_id) for event, run_id in alert_rows(dag_id) if event in OUTCOMES]

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,6 +77,16 @@ def test_every_key_is_parsed() -> None:
         ("routes", '["+447700900111"]', "must be a JSON object"),
         ("routes", '{"team": []}', r"routes\['team'\].*names no recipient"),
         ("routes", '{"team": "12"}', "not a mobile number"),
+        ("send_timeout", "1000", "send_timeout = '1000': must be a finite number from 0.1 to 300"),
+        ("send_timeout", "nan", "send_timeout = 'nan': must be a finite number"),
+        ("send_timeout", "inf", "send_timeout = 'inf': must be a finite number"),
+        ("send_retries", "20", "send_retries = '20': must be a finite number from 0 to 10"),
+        ("cooldown", "nan", "cooldown = 'nan': must be a finite number"),
+        ("shutdown_timeout", "inf", "shutdown_timeout = 'inf': must be a finite number"),
+        ("max_delivery_age", "0", "max_delivery_age = '0': must be at least 1"),
+        ("sweep_interval", "inf", "sweep_interval = 'inf': must be a finite number"),
+        ("notify_on", " , ", "notify_on = ' , ': names nothing to alert on"),
+        ("routes", "[" * 100_000, "routes = .*JSON nested too deep"),
     ],
 )
 def test_a_bad_value_names_its_key(key: str, value: str, message: str) -> None:
@@ -187,3 +198,20 @@ def test_a_bad_enabled_value_registers_nothing_and_says_why() -> None:
     assert "Signal alerts are off: [signal_alerts] enabled = 'sometimes': not a boolean" in (
         result.stdout + result.stderr
     )
+
+
+def test_an_unreadable_value_names_its_key(tmp_path: Path) -> None:
+    """A lone ``%`` in airflow.cfg is a configparser interpolation error: it names the key."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "airflow.cfg").write_text("[signal_alerts]\nenabled = True\nmute_dag_ids = 100%_sandbox\n")
+    out = _fresh_python(
+        "from airflow_provider_signal.alerts.config import load_settings\n"
+        "try:\n"
+        "    load_settings()\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, error)\n",
+        AIRFLOW_HOME=str(home),
+        AIRFLOW_CONFIG=str(home / "airflow.cfg"),
+    )
+    assert "SignalInputError [signal_alerts] mute_dag_ids: cannot be read" in out

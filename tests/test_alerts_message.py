@@ -171,7 +171,7 @@ def test_a_low_limit_keeps_the_headline_the_dag_the_counts_and_a_whole_link() ->
 
 
 def test_recovery_text() -> None:
-    text = recovery_text(RunReport(event(kind="success", msg="success"), held=2, run_url="http://a/r"))
+    text = recovery_text(RunReport(event(kind="recovery", msg="success"), held=2, run_url="http://a/r"))
     assert text.splitlines()[0] == "✅ Airflow DAG recovered"
     assert "DAG: nightly_etl" in text and "Also: 2 earlier failed runs" in text and "Link: http://a/r" in text
 

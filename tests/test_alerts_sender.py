@@ -20,7 +20,7 @@ from airflow_provider_signal.alerts.listener import SignalAlertListener
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.sender import AlertSender
 from airflow_provider_signal.testing import SignalAPIEmulator
-from alerts_db import T0, add_dag, add_run, alert_rows, migrate
+from alerts_db import T0, add_dag, add_run, migrate, outcome_rows
 
 ONCALL = "447700900999"
 TEAM_A = "447700900111"
@@ -61,7 +61,8 @@ def test_a_failed_run_is_alerted_to_the_default_recipients(
     [message] = signal_api.wait_for_messages(1, timeout=60)
     assert message.destination == ONCALL
     assert message.text.startswith("❌ Airflow DAG run failed\nDAG: send_plain\nRun: run_1\n")
-    assert alert_rows("send_plain") == [("signal_alert_failed", "run_1")]
+    listener.before_stopping(component=None)
+    assert outcome_rows("send_plain") == [("signal_alert_failed", "run_1")]
 
 
 def test_a_routed_dag_alerts_its_team_only_and_a_muted_one_nobody(
@@ -216,16 +217,19 @@ def test_a_hanging_or_closed_api_never_reaches_the_scheduler_thread(
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", spy)
-    listener = listener_for(send_timeout=1.0)
-    runs = [add_run(dag_id, f"run_{n}", "failed", T0 + timedelta(hours=2 * n)) for n in range(3)]
+    listener = listener_for(send_timeout=1.0, cooldown=0)
+    runs = [add_run(dag_id, f"run_{n}", "failed", T0 + timedelta(minutes=n)) for n in range(3)]
     caller = threading.current_thread().name
     for run in runs:
         listener.on_dag_run_failed(dag_run=run, msg="task_failure")
     assert caller not in connects  # the listener returned without touching the network
     listener.before_stopping(component=None)
     assert connects and set(connects) == {"signal-alerts-sender"}
-    failures = [r.getMessage() for r in caplog.records if "not sent (or not to everyone)" in r.getMessage()]
-    assert len(failures) == 3 and f"DAG '{dag_id}' run 'run_0'" in failures[0]
+    failures = [r.getMessage() for r in caplog.records if "not delivered via connection" in r.getMessage()]
+    assert (
+        len({m.split(" not delivered")[0] for m in failures}) == 3
+        and f"DAG '{dag_id}' run 'run_0'" in failures[0]
+    )
     assert ("did not answer within 1 s" if fault == "hang" else "Connection refused") in failures[0]
 
 

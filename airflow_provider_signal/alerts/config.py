@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_signal import __version__
+from airflow_provider_signal.alerts.kinds import KINDS
 from airflow_provider_signal.defaults import DEFAULT_CONN_ID
 from airflow_provider_signal.errors import SignalInputError
 from airflow_provider_signal.validation import normalise_destinations
 
 SECTION = "signal_alerts"
-NOTIFY_KINDS = ("failure", "recovery", "import_error")
+_WEEK = 7 * 24 * 3600.0
+# Run alerts (failure, recovery) and DAG files that stop importing (import_error).
+NOTIFY_KINDS: tuple[str, ...] = (*KINDS, "import_error")
 
 
 def _option(kind: str, default: str | None, description: str, example: str | None = None) -> dict[str, Any]:
@@ -108,8 +111,9 @@ CONFIG_SECTION: dict[str, Any] = {
         "queue_size": _option(
             "integer",
             "100",
-            "Alerts waiting for the background sender, per process. When full, new alerts are dropped "
-            "with an error in the log.",
+            "Alerts waiting for the background sender, per process. When full, a new alert is left "
+            "to the next sweep (an error in the log, the metric signal_alerts.dropped): a burst "
+            "only delays alerts.",
         ),
         "send_timeout": _option(
             "float",
@@ -125,7 +129,23 @@ CONFIG_SECTION: dict[str, Any] = {
         "shutdown_timeout": _option(
             "float",
             "10",
-            "Seconds a stopping process waits for pending alerts to be sent; what is left is logged.",
+            "Seconds a stopping process waits for pending alerts to be sent; what is left is logged "
+            "(and sent by a scheduler's sweep later, within max_delivery_age).",
+        ),
+        "max_delivery_age": _option(
+            "float",
+            "3600",
+            "Seconds after a run's end during which its alert is still sent: a send that could not "
+            "reach the Signal API is retried (back-off up to 60 s) until then, and a scheduler's sweep "
+            "alerts failed runs this recent that have no recorded outcome (after a crash or a full "
+            "queue). Past it, the alert is given up with an error in the log and the metric "
+            "signal_alerts.given_up. At most 7 days.",
+        ),
+        "sweep_interval": _option(
+            "float",
+            "30",
+            "Seconds between two sweeps of a scheduler for failed runs without a recorded alert "
+            "(the first runs when the scheduler starts). From 1 to 3600.",
         ),
     },
 }
@@ -151,6 +171,8 @@ class AlertSettings:
     send_timeout: float = 10.0
     send_retries: int = 1
     shutdown_timeout: float = 10.0
+    max_delivery_age: float = 3600.0
+    sweep_interval: float = 30.0
 
     def is_muted(self, dag_id: str, tags: Iterable[str]) -> bool:
         """True when the DAG's id matches a muted pattern or it carries the mute tag."""
@@ -181,13 +203,20 @@ def _boolean(key: str, raw: str) -> bool:
     raise _fail(key, raw, "not a boolean; use True or False.")
 
 
-def _number(key: str, raw: str, kind: type[int] | type[float], minimum: float) -> Any:
+def _number(key: str, raw: str, kind: type[int] | type[float], minimum: float, maximum: float) -> Any:
+    """A whole number (``kind=int``) or a finite number within ``[minimum, maximum]``, checked by
+    the same rules the client applies to its own settings."""
+    from airflow_provider_signal.client import is_number, is_whole
+
     try:
         number = kind(raw.strip())
     except ValueError:
         raise _fail(key, raw, f"not {'a whole number' if kind is int else 'a number'}.") from None
     if number < minimum:
         raise _fail(key, raw, f"must be at least {minimum:g}.")
+    ok = is_whole(number, int(minimum), int(maximum)) if kind is int else is_number(number, minimum, maximum)
+    if not ok:
+        raise _fail(key, raw, f"must be a finite number from {minimum:g} to {maximum:g}.")
     return number
 
 
@@ -207,6 +236,8 @@ def _routes(raw: str) -> dict[str, tuple[str, ...]]:
         return {}
     try:
         parsed = json.loads(raw)
+    except RecursionError:
+        raise _fail("routes", raw[:80], "JSON nested too deep; give an object tag -> recipients.") from None
     except ValueError as error:
         raise _fail("routes", raw, f"not valid JSON ({error}); give an object tag -> recipients.") from None
     if not isinstance(parsed, dict):
@@ -233,6 +264,10 @@ def parse_settings(get: Callable[[str], str | None]) -> AlertSettings:
         return default if value is None else value.strip()
 
     notify_on = frozenset(item.lower() for item in _list(text("notify_on", "failure")))
+    if not notify_on:
+        raise _fail(
+            "notify_on", raw("notify_on"), f"names nothing to alert on; use {', '.join(NOTIFY_KINDS)}."
+        )
     unknown = notify_on - set(NOTIFY_KINDS)
     if unknown:
         known = ", ".join(NOTIFY_KINDS)
@@ -247,17 +282,19 @@ def parse_settings(get: Callable[[str], str | None]) -> AlertSettings:
         mute_tag=text("mute_tag", defaults.mute_tag),
         mute_dag_ids=_list(text("mute_dag_ids", "")),
         routes=_routes(text("routes", "")),
-        cooldown=_number("cooldown", text("cooldown", "3600"), float, 0),
+        cooldown=_number("cooldown", text("cooldown", "3600"), float, 0, _WEEK * 52),
         alert_on_manual=_boolean("alert_on_manual", text("alert_on_manual", "False")),
+        max_failed_tasks=_number("max_failed_tasks", text("max_failed_tasks", "5"), int, 0, 1000),
+        queue_size=_number("queue_size", text("queue_size", "100"), int, 1, 1_000_000),
+        send_timeout=_number("send_timeout", text("send_timeout", "10"), float, 0.1, 300),
+        send_retries=_number("send_retries", text("send_retries", "1"), int, 0, 10),
+        shutdown_timeout=_number("shutdown_timeout", text("shutdown_timeout", "10"), float, 0, 3600),
         import_error_interval=_number(
-            "import_error_interval", text("import_error_interval", "10"), float, 0.5
+            "import_error_interval", text("import_error_interval", "10"), float, 0.5, 3600
         ),
-        import_error_window=_number("import_error_window", text("import_error_window", "20"), float, 0),
-        max_failed_tasks=_number("max_failed_tasks", text("max_failed_tasks", "5"), int, 0),
-        queue_size=_number("queue_size", text("queue_size", "100"), int, 1),
-        send_timeout=_number("send_timeout", text("send_timeout", "10"), float, 0.1),
-        send_retries=_number("send_retries", text("send_retries", "1"), int, 0),
-        shutdown_timeout=_number("shutdown_timeout", text("shutdown_timeout", "10"), float, 0),
+        import_error_window=_number("import_error_window", text("import_error_window", "20"), float, 0, 3600),
+        max_delivery_age=_number("max_delivery_age", text("max_delivery_age", "3600"), float, 1, _WEEK),
+        sweep_interval=_number("sweep_interval", text("sweep_interval", "30"), float, 1, 3600),
     )
 
 
@@ -266,9 +303,15 @@ def airflow_getter() -> Callable[[str], str | None]:
     from airflow.configuration import conf
 
     def get(key: str) -> str | None:
-        if not conf.has_option(SECTION, key):
-            return None
-        return conf.get(SECTION, key)
+        try:
+            if not conf.has_option(SECTION, key):
+                return None
+            return conf.get(SECTION, key)
+        except Exception as error:  # configparser interpolation (a lone %), a failing _cmd/_secret
+            raise SignalInputError(
+                f"[{SECTION}] {key}: cannot be read ({type(error).__name__}: {error}); "
+                "write a literal % as %%."
+            ) from None
 
     return get
 

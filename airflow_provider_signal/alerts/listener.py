@@ -17,6 +17,7 @@ from typing import Any
 from airflow.listeners import hookimpl
 
 from airflow_provider_signal.alerts.config import AlertSettings, load_settings
+from airflow_provider_signal.alerts.kinds import RunKind, kind_for_run_state
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.sender import AlertSender
 
@@ -43,7 +44,7 @@ def _tags(value: Any) -> tuple[str, ...] | None:
         return None
 
 
-def event_from_dag_run(kind: str, dag_run: Any, msg: str) -> RunEvent:
+def event_from_dag_run(kind: RunKind, dag_run: Any, msg: str) -> RunEvent:
     """Plain values off ``dag_run`` (attributes the scheduler has already loaded)."""
     run_type = getattr(dag_run, "run_type", None)
     logical_date = getattr(dag_run, "logical_date", None)
@@ -66,7 +67,8 @@ def event_from_dag_run(kind: str, dag_run: Any, msg: str) -> RunEvent:
 
 
 class SignalAlertListener:
-    """Hooks into ``on_dag_run_failed`` / ``on_dag_run_success`` and ``before_stopping``.
+    """Hooks into ``on_dag_run_failed`` / ``on_dag_run_success``, ``on_starting`` (a scheduler
+    sweeps for runs left without an alert) and ``before_stopping``.
 
     Settings are read when the first event arrives (not when the plugin is imported), once
     per process; a bad ``[signal_alerts]`` value is logged with its key and no alert is sent.
@@ -93,21 +95,16 @@ class SignalAlertListener:
                     log.error("Signal alerts are off in this process: %s", error)
         return self._sender
 
-    def _enqueue(self, kind: str, dag_run: Any, msg: str) -> None:
+    def _enqueue(self, kind: RunKind, dag_run: Any, msg: str) -> None:
         try:
             sender = self._ready()
             if sender is None:
                 log.error("Signal alert for a %s run not sent: %s", kind, self._error)
                 return
             settings = sender.settings
-            if kind == "success" and "recovery" not in settings.notify_on:
+            if kind not in settings.notify_on:
                 return
-            if kind == "failure" and "failure" not in settings.notify_on:
-                return
-            event = event_from_dag_run(kind, dag_run, msg)
-            if event.manual and not settings.alert_on_manual:
-                log.info("Signal alert for DAG %r run %r skipped: set by hand.", event.dag_id, event.run_id)
-                return
+            event = event_from_dag_run(kind, dag_run, msg)  # set by hand: the sender records the skip
             key = (kind, event.dag_id, event.run_id, event.clear_number)
             if key in self._seen:  # the same run reported twice (apache/airflow#55299)
                 return
@@ -120,18 +117,30 @@ class SignalAlertListener:
 
     @hookimpl
     def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:
-        self._enqueue("failure", dag_run, msg)
+        self._enqueue(kind_for_run_state("failed"), dag_run, msg)
 
     @hookimpl
     def on_dag_run_success(self, dag_run: Any, msg: str) -> None:
-        self._enqueue("success", dag_run, msg)
+        self._enqueue(kind_for_run_state("success"), dag_run, msg)
 
     @hookimpl
     def on_starting(self, component: Any) -> None:
-        """With ``import_error`` in ``notify_on``, start the import-error watcher's thread: it
-        sweeps only if ``component`` is the scheduler (see :mod:`.import_watcher`)."""
+        """In a scheduler, start the sender's sweep for failed runs left without an alert and,
+        with ``import_error`` in ``notify_on``, the import-error watcher.
+
+        Airflow calls this from ``Job.__init__``, before the runner sets ``job_type``: the
+        sender and the watcher ask the job's type when their first sweep is due.
+        """
+        sender = None
         try:
             sender = self._ready()
+            if sender is None:
+                return
+            if component is not None and hasattr(component, "job_type"):
+                sender.start_sweeping(lambda: getattr(component, "job_type", None) == "SchedulerJob")
+        except Exception:
+            log.exception("Signal alerts: starting the sweep failed")
+        try:
             if sender is None or "import_error" not in sender.settings.notify_on:
                 return
             if self._import_watcher is None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import quote
 
+from airflow_provider_signal.alerts.kinds import RunKind
 from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
 from airflow_provider_signal.formatting import format_date, format_duration
 from airflow_provider_signal.shortening import Line, fit, flatten
@@ -30,7 +31,7 @@ _REASONS = {
 class RunEvent:
     """What the listener copies off a finished DagRun, on the scheduler's thread: plain values only."""
 
-    kind: str  # "failure" or "success"
+    kind: RunKind  # what the run would alert as (alerts/kinds.py)
     dag_id: str
     run_id: str
     run_type: str | None = None
@@ -75,6 +76,24 @@ class RunReport:
     held: int = 0  # other runs of the DAG that failed since the last alert, without an alert
     last_alert_at: datetime | None = None
     run_url: str | None = None
+    unreachable: tuple[datetime, datetime] | None = None  # the API could not be reached from .. to ..
+    sent_again: bool = False  # an earlier copy may have arrived
+
+
+def _clock(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%H:%M")
+
+
+def _delivery_lines(report: RunReport) -> list[Line]:
+    """Why this copy comes late or may be a repeat: kept whole in every shortening."""
+    lines: list[Line] = []
+    if report.unreachable is not None:
+        start, end = report.unreachable
+        text = f"Delayed: the Signal API could not be reached from {_clock(start)} to {_clock(end)} UTC"
+        lines.append(Line(text, cut=False, rank=0))
+    if report.sent_again:
+        lines.append(Line("Sent again: the first attempt may not have arrived", cut=False, rank=0))
+    return lines
 
 
 def reason(report: RunReport) -> str:
@@ -166,7 +185,7 @@ def failure_text(
     never cut, the link kept whole or left out (see :mod:`airflow_provider_signal.shortening`);
     ``redact`` masks secrets in each part before anything is cut.
     """
-    lines = [Line("❌ Airflow DAG run failed", cut=False, rank=0)]
+    lines = [Line("❌ Airflow DAG run failed", cut=False, rank=0), *_delivery_lines(report)]
     _common(report, lines)
     lines.append(Line(f"Reason: {flatten(_reason_line(report))}", rank=2))
     tasks = _tasks_line(report, max_tasks)
@@ -181,7 +200,7 @@ def recovery_text(
     report: RunReport, *, limit: int = DEFAULT_MAX_TEXT_LENGTH, redact: Callable[[str], str] | None = None
 ) -> str:
     """The message for the first successful run after a failure alert."""
-    lines = [Line("✅ Airflow DAG recovered", cut=False, rank=0)]
+    lines = [Line("✅ Airflow DAG recovered", cut=False, rank=0), *_delivery_lines(report)]
     _common(report, lines)
     return _finish(report, lines, limit, redact)
 

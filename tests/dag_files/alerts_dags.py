@@ -72,3 +72,9 @@ with DAG("alerts_manual", start_date=START, schedule=None, catchup=False):
         time.sleep(120)
 
     long_running()
+
+with DAG("alerts_outage", start_date=START, schedule=None, catchup=False, max_active_runs=16):
+    fail()
+
+with DAG("alerts_killed", start_date=START, schedule=None, catchup=False):
+    fail()

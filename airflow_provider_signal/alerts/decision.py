@@ -1,0 +1,160 @@
+"""The rule for one finished run, as a pure function: no database, no clock of its own.
+
+:func:`decide` takes what is recorded for the DAG (:class:`DagHistory`), what is recorded for
+this run (:class:`RunRecord`), the run itself (:class:`RunFacts`), the settings that matter
+(:class:`Rules`) and ``now``, and returns a :class:`Decision`: an :class:`Outcome` with a
+:class:`Reason`. The sender reads the records (``records.py``) under a per-DAG lock, calls
+this, writes the outcome back and acts on it.
+
+The rules, in order:
+
+- a run with a recorded outcome (delivered, held back, muted, given up) is never decided again;
+- an attempt that started and has no outcome yet is *in flight* until its deadline (another
+  process is sending it: leave it); past the deadline its process died mid-send, so the
+  message may have arrived;
+- at most two copies that may have arrived: a second such copy means give up, never a third;
+- a muted DAG is recorded as muted;
+- older than ``max_delivery_age`` (from the run's end): given up;
+- a run already being sent (an earlier attempt did not arrive) goes on being sent, marked as
+  a possible repeat when an earlier copy may have arrived; the cooldown is not asked again;
+- a failure alerts unless the DAG's last *delivered* failure alert is younger than the
+  cooldown (counted from that delivery to this run's end), or another failure alert of the
+  DAG is still being sent; a delivered recovery after it ends the cooldown; a delivery dated
+  later than ``now`` (a clock ahead) is ignored;
+- a recovery is sent when the DAG's last delivered alert was a failure alert and the DAG's
+  previous finished run failed.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from airflow_provider_signal.alerts.kinds import FAILURE, RECOVERY, RunKind
+
+
+class Outcome(str, enum.Enum):
+    SEND = "send"
+    SEND_AGAIN = "send_again"  # a copy may have arrived: send once more, marked as a possible repeat
+    HOLD_BACK = "held_back"
+    MUTE = "muted"
+    GIVE_UP = "given_up"
+    SKIP = "skip"  # nothing to record: decided already, in flight elsewhere, or no recovery
+
+
+class Reason(str, enum.Enum):
+    FIRST_ALERT = "no failure alert of this DAG was delivered before"
+    COOLDOWN_OVER = "the cooldown since the DAG's last delivered failure alert is over"
+    AFTER_RECOVERY = "a recovery was delivered since the DAG's last failure alert"
+    FUTURE_ALERT_IGNORED = "the DAG's last delivered alert is dated later than now (a clock ahead); ignored"
+    RETRY = "an earlier attempt could not reach the Signal API"
+    MAY_HAVE_ARRIVED = "an earlier attempt may have arrived"
+    RECOVERY = "the DAG's last delivered alert was a failure and its previous run failed"
+    IN_COOLDOWN = "held back by the cooldown"
+    ALERT_PENDING = "held back: another failure alert of this DAG is still being sent"
+    MUTED = "the DAG is muted"
+    ALREADY_DECIDED = "this run already has a recorded outcome"
+    IN_FLIGHT = "an attempt for this run is in flight"
+    TOO_OLD = "the run ended longer than max_delivery_age ago"
+    SENT_TWICE = "two copies may already have arrived; never a third"
+    NO_FAILURE_ALERT = "no failure alert to recover from"
+    PREVIOUS_NOT_FAILED = "the previous run did not fail"
+
+
+@dataclass(frozen=True)
+class Rules:
+    cooldown: float
+    max_delivery_age: float
+
+
+@dataclass(frozen=True)
+class DagHistory:
+    """What is recorded for the DAG (other runs)."""
+
+    last_failure_delivered: datetime | None = None  # when the last failure alert was delivered
+    last_delivered_kind: RunKind | None = None  # the kind of the DAG's last delivered alert
+    last_delivered_at: datetime | None = None
+    failure_alert_pending: bool = False  # another run's failure alert is being sent
+    previous_run_failed: bool = False  # the DAG's previous finished run failed (for a recovery)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What is recorded for this run (this clearing of it)."""
+
+    decided: bool = False  # delivered, held back, muted or given up
+    attempts: int = 0  # attempts started
+    uncertain: int = 0  # attempts that ended in "may have arrived"
+    open_until: datetime | None = None  # the deadline of an attempt that has no outcome yet
+    first_failure: datetime | None = None  # when an attempt first failed to reach the API
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    kind: RunKind
+    ended: datetime
+    muted: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reason: Reason
+
+    @property
+    def sends(self) -> bool:
+        return self.outcome in (Outcome.SEND, Outcome.SEND_AGAIN)
+
+
+def _ahead(value: datetime | None, now: datetime) -> bool:
+    return value is not None and value > now
+
+
+def decide(dag: DagHistory, run: RunRecord, facts: RunFacts, rules: Rules, now: datetime) -> Decision:
+    """The outcome for one finished run (see the module docstring for the rules)."""
+    if run.decided:
+        return Decision(Outcome.SKIP, Reason.ALREADY_DECIDED)
+    uncertain = run.uncertain
+    if run.open_until is not None:
+        if now < run.open_until:
+            return Decision(Outcome.SKIP, Reason.IN_FLIGHT)
+        uncertain += 1  # its process died with the request out
+    if uncertain >= 2:
+        return Decision(Outcome.GIVE_UP, Reason.SENT_TWICE)
+    if facts.muted:
+        return Decision(Outcome.MUTE, Reason.MUTED)
+    if (now - facts.ended).total_seconds() > rules.max_delivery_age:
+        return Decision(Outcome.GIVE_UP, Reason.TOO_OLD)
+    if run.attempts:
+        if uncertain:
+            return Decision(Outcome.SEND_AGAIN, Reason.MAY_HAVE_ARRIVED)
+        return Decision(Outcome.SEND, Reason.RETRY)
+    if facts.kind == RECOVERY:
+        return _recovery(dag, now)
+    return _failure(dag, facts, rules, now)
+
+
+def _failure(dag: DagHistory, facts: RunFacts, rules: Rules, now: datetime) -> Decision:
+    last = dag.last_failure_delivered
+    if last is None:
+        reason = Reason.FIRST_ALERT
+    elif _ahead(last, now):
+        reason = Reason.FUTURE_ALERT_IGNORED
+    elif dag.last_delivered_kind == RECOVERY and not _ahead(dag.last_delivered_at, now):
+        reason = Reason.AFTER_RECOVERY
+    elif (facts.ended - last).total_seconds() >= rules.cooldown:
+        reason = Reason.COOLDOWN_OVER
+    else:
+        return Decision(Outcome.HOLD_BACK, Reason.IN_COOLDOWN)
+    if dag.failure_alert_pending and rules.cooldown > 0:
+        return Decision(Outcome.HOLD_BACK, Reason.ALERT_PENDING)
+    return Decision(Outcome.SEND, reason)
+
+
+def _recovery(dag: DagHistory, now: datetime) -> Decision:
+    if dag.last_delivered_kind != FAILURE or _ahead(dag.last_delivered_at, now):
+        return Decision(Outcome.SKIP, Reason.NO_FAILURE_ALERT)
+    if not dag.previous_run_failed:
+        return Decision(Outcome.SKIP, Reason.PREVIOUS_NOT_FAILED)
+    return Decision(Outcome.SEND, Reason.RECOVERY)

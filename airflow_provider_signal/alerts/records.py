@@ -1,0 +1,337 @@
+"""What the alerts record in Airflow's metadata database, and the reads and writes around
+:func:`~airflow_provider_signal.alerts.decision.decide` (run by the background sender only).
+
+Where: Airflow's own audit log (the ``log`` table, ``airflow.models.log.Log``), one row per
+step, with the DAG id, the run id and a JSON ``extra``. That table exists unchanged on 2.11 and
+3.x (no migration, no DB manager), every process that may send shares it, it survives
+restarts, and the UI's audit log shows each step beside the run it is about. The events:
+
+- ``signal_alert_attempt``: a send started (the in-flight marker, committed before the
+  request goes out), with its deadline and recipients;
+- ``signal_alert_not_delivered``: that send ended without the API's acceptance, with the cause,
+  whether a copy may have arrived (``maybe``) and who is still to be sent to;
+- outcomes: ``signal_alert_failed`` / ``signal_alert_recovered`` (delivered, with
+  ``delivered_at``), ``signal_alert_held`` (cooldown), ``signal_alert_muted``,
+  ``signal_alert_skipped`` (set by hand), ``signal_alert_given_up`` (with ``why``).
+
+Rows are read tolerantly: a row whose ``extra`` is not JSON, or not an object, or has a field
+of the wrong type, counts with defaults (clear number 0, time of the row), never raises.
+``airflow db clean`` may delete rows: the sweep only looks at runs that ended within
+``max_delivery_age`` (older runs are never alerted again, whatever is left of their rows), and a
+run whose rows are gone is at worst alerted once more, never in a loop.
+
+The decision for a DAG is serialised with a row lock on the DAG's ``dag`` row
+(``with_row_locks``; PostgreSQL and MySQL 8, a no-op on SQLite), taken in the sender's own
+transaction: two schedulers deciding on the same DAG take turns, and the second sees the
+first one's in-flight marker.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow_provider_signal.alerts.decision import DagHistory, RunRecord
+from airflow_provider_signal.alerts.kinds import FAILURE, RECOVERY, RunKind
+from airflow_provider_signal.alerts.message import FailedTask, RunEvent
+
+AUDIT_OWNER = "signal_alerts"
+ATTEMPT = "signal_alert_attempt"
+NOT_DELIVERED = "signal_alert_not_delivered"
+DELIVERED: dict[RunKind, str] = {FAILURE: "signal_alert_failed", RECOVERY: "signal_alert_recovered"}
+HELD = "signal_alert_held"
+MUTED = "signal_alert_muted"
+SKIPPED = "signal_alert_skipped"
+GIVEN_UP = "signal_alert_given_up"
+OUTCOMES = (*DELIVERED.values(), HELD, MUTED, SKIPPED, GIVEN_UP)
+EVENTS = (*OUTCOMES, ATTEMPT, NOT_DELIVERED)
+_KIND_OF_DELIVERED = {event: kind for kind, event in DELIVERED.items()}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One alert row of the audit log, parsed without trusting it."""
+
+    id: int
+    event: str
+    run_id: str | None
+    dttm: datetime | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def clear_number(self) -> int:
+        value = self.extra.get("clear_number", 0)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    def time(self, key: str) -> datetime | None:
+        """``extra[key]`` as an aware datetime, else ``None``."""
+        return parse_time(self.extra.get(key))
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return aware(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def _extra(raw: object) -> dict[str, Any]:
+    try:
+        parsed = json.loads(raw) if isinstance(raw, str) else None
+    except (ValueError, RecursionError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _rows(session: Any, *where: Any, newest_first: bool = False, limit: int | None = None) -> list[Row]:
+    from airflow.models.log import Log
+    from sqlalchemy import select
+
+    query = select(Log.id, Log.event, Log.run_id, Log.dttm, Log.extra).where(*where)
+    query = query.order_by(Log.id.desc() if newest_first else Log.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        Row(int(r.id), str(r.event), r.run_id, aware(r.dttm), _extra(r.extra)) for r in session.execute(query)
+    ]
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunState:
+    """This run's record, plus what the sender needs to send it again."""
+
+    record: RunRecord
+    recipients: tuple[str, ...] | None = None  # still to be sent to (None: everyone)
+    last_cause: str = ""
+
+
+def fold_run(rows: list[Row], clear_number: int) -> RunState:
+    """Fold a run's rows (oldest first) for one clearing of it into its :class:`RunState`."""
+    decided = False
+    attempts = uncertain = 0
+    open_until: datetime | None = None
+    first_failure: datetime | None = None
+    recipients: tuple[str, ...] | None = None
+    cause = ""
+    for row in rows:
+        if row.clear_number != clear_number:
+            continue
+        if row.event in OUTCOMES:
+            decided = True
+        elif row.event == ATTEMPT:
+            if open_until is not None:  # the previous attempt never got an outcome
+                uncertain += 1
+            attempts += 1
+            open_until = row.time("deadline") or row.dttm or _EPOCH
+            recipients = _recipients(row.extra.get("recipients"), recipients)
+        elif row.event == NOT_DELIVERED:
+            open_until = None
+            if row.extra.get("maybe") is True:
+                uncertain += 1
+            elif first_failure is None:
+                first_failure = row.dttm
+            recipients = _recipients(row.extra.get("recipients"), recipients)
+            cause = str(row.extra.get("cause", ""))
+    record = RunRecord(decided, attempts, uncertain, open_until, first_failure)
+    return RunState(record, recipients, cause)
+
+
+def _recipients(value: object, current: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return current
+
+
+def run_state(session: Any, event: RunEvent) -> RunState:
+    from airflow.models.log import Log
+
+    rows = _rows(session, Log.dag_id == event.dag_id, Log.run_id == event.run_id, Log.event.in_(EVENTS))
+    return fold_run(rows, event.clear_number)
+
+
+@dataclass(frozen=True)
+class DagState:
+    history: DagHistory
+    last_alert_id: int = 0  # the row of the DAG's last delivered alert (held-back runs count after it)
+
+
+def dag_state(session: Any, event: RunEvent, now: datetime, max_age: float) -> DagState:
+    """What the DAG's other runs recorded: its last delivered alerts and any alert still being sent."""
+    from airflow.models.log import Log
+
+    delivered = _rows(
+        session, Log.dag_id == event.dag_id, Log.event.in_(DELIVERED.values()), newest_first=True, limit=50
+    )
+    last = delivered[0] if delivered else None
+    last_failure = next((row for row in delivered if row.event == DELIVERED[FAILURE]), None)
+    return DagState(
+        DagHistory(
+            last_failure_delivered=_delivered_at(last_failure),
+            last_delivered_kind=_KIND_OF_DELIVERED[last.event] if last else None,
+            last_delivered_at=_delivered_at(last),
+            failure_alert_pending=_failure_pending(session, event, now, max_age),
+            previous_run_failed=_previous_run_failed(session, event),
+        ),
+        last.id if last else 0,
+    )
+
+
+def _delivered_at(row: Row | None) -> datetime | None:
+    if row is None:
+        return None
+    return row.time("delivered_at") or row.dttm
+
+
+def _failure_pending(session: Any, event: RunEvent, now: datetime, max_age: float) -> bool:
+    from airflow.models.log import Log
+
+    since = now - timedelta(seconds=max_age)
+    attempted = {
+        row.run_id
+        for row in _rows(
+            session,
+            Log.dag_id == event.dag_id,
+            Log.event == ATTEMPT,
+            Log.run_id != event.run_id,
+            Log.dttm >= since,
+        )
+        if row.extra.get("kind", FAILURE) == FAILURE
+    }
+    if not attempted:
+        return False
+    done = {
+        row.run_id
+        for row in _rows(
+            session, Log.dag_id == event.dag_id, Log.run_id.in_(attempted), Log.event.in_(OUTCOMES)
+        )
+    }
+    return bool(attempted - done)
+
+
+def _previous_run_failed(session: Any, event: RunEvent) -> bool:
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import select
+
+    if event.kind != RECOVERY:
+        return False
+    previous = select(DagRun.state).where(
+        DagRun.dag_id == event.dag_id,
+        DagRun.run_id != event.run_id,
+        DagRun.state.in_(("success", "failed")),
+        DagRun.end_date.is_not(None),
+    )
+    if event.end_date is not None:
+        previous = previous.where(DagRun.end_date <= event.end_date)
+    state = session.scalar(previous.order_by(DagRun.end_date.desc()).limit(1))
+    return str(state).rsplit(".", 1)[-1].lower() == "failed"
+
+
+def held_back_since(session: Any, dag_id: str, after_id: int) -> int:
+    """Runs of the DAG held back since its last delivered alert."""
+    from airflow.models.log import Log
+    from sqlalchemy import func, select
+
+    query = select(func.count()).where(Log.dag_id == dag_id, Log.event == HELD, Log.id > after_id)
+    return int(session.scalar(query) or 0)
+
+
+def lock_dag(session: Any, dag_id: str) -> None:
+    """Take the DAG's row lock until the transaction ends (no-op where row locks do nothing)."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.sqlalchemy import with_row_locks
+    from sqlalchemy import select
+
+    session.execute(
+        with_row_locks(select(DagModel.dag_id).where(DagModel.dag_id == dag_id), session=session)
+    ).all()
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def record(session: Any, name: str, event: RunEvent, now: datetime, **extra: Any) -> None:
+    """Add one alert row for ``event`` (flushed; the caller's transaction commits it)."""
+    from airflow.models.log import Log
+
+    end = event.end_date.isoformat() if event.end_date else None
+    body = {"kind": event.kind, "run_end": end, "clear_number": event.clear_number, "at": now.isoformat()}
+    body.update(extra)
+    row = Log(event=name, owner=AUDIT_OWNER, extra=json.dumps(body, default=str))
+    row.dag_id, row.run_id, row.dttm = event.dag_id, event.run_id, now
+    session.add(row)
+    session.flush()
+
+
+# -- the sweep and the look-ups of a message ------------------------------------------------------
+
+
+def unalerted_failures(
+    session: Any, now: datetime, max_age: float, grace: float, limit: int = 500
+) -> list[Any]:
+    """Failed runs that ended between ``max_age`` and ``grace`` seconds ago without an outcome."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.log import Log
+    from sqlalchemy import select
+
+    oldest = now - timedelta(seconds=max_age)
+    runs = list(
+        session.scalars(
+            select(DagRun)
+            .where(
+                DagRun.state == "failed",
+                DagRun.end_date >= oldest,
+                DagRun.end_date <= now - timedelta(seconds=grace),
+            )
+            .order_by(DagRun.end_date)
+            .limit(limit)
+        )
+    )
+    if not runs:
+        return []
+    rows = session.execute(
+        select(Log.dag_id, Log.run_id, Log.extra).where(
+            Log.dag_id.in_({run.dag_id for run in runs}),
+            Log.event.in_(OUTCOMES),
+            Log.dttm >= oldest - timedelta(minutes=10),  # rows are written after the run's end
+        )
+    )
+    done = {(r.dag_id, r.run_id, Row(0, "", r.run_id, None, _extra(r.extra)).clear_number) for r in rows}
+    return [run for run in runs if (run.dag_id, run.run_id, int(run.clear_number or 0)) not in done]
+
+
+def dag_tags(session: Any, dag_id: str) -> list[str]:
+    """The DAG's tags, as the DAG processor stored them."""
+    from airflow.models.dag import DagTag
+    from sqlalchemy import select
+
+    return [str(name) for name in session.scalars(select(DagTag.name).where(DagTag.dag_id == dag_id))]
+
+
+def failed_tasks(session: Any, dag_id: str, run_id: str) -> tuple[list[FailedTask], int]:
+    """The run's failed task instances (in the order they ended) and its upstream_failed count."""
+    from airflow.models.taskinstance import TaskInstance as Ti
+    from sqlalchemy import func, select
+
+    in_run = (Ti.dag_id == dag_id, Ti.run_id == run_id)
+    rows = session.execute(
+        select(Ti.task_id, Ti.try_number, Ti.map_index)
+        .where(*in_run, Ti.state == "failed")
+        .order_by(Ti.end_date, Ti.task_id, Ti.map_index)
+    ).all()
+    upstream = session.scalar(select(func.count()).where(*in_run, Ti.state == "upstream_failed"))
+    tasks = [FailedTask(row.task_id, row.try_number, row.map_index) for row in rows]
+    return tasks, int(upstream or 0)

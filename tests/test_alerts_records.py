@@ -1,0 +1,285 @@
+"""What the alerts record and how a sender acts on it, against a real SQLite metadata database
+(``airflow db migrate``) and the emulator over HTTP: the sender's ``process`` and ``sweep`` are
+called on the test's thread with a clock the test moves (the background thread is not started).
+
+Delivered, held back, muted and given up are recorded after they happen; a send that cannot
+have reached the API is recorded as such and sent later, saying it was delayed; one that may
+have arrived is sent again once, marked, never a third time; the sweep finds what a crash or a
+full queue left behind; malformed rows and ``airflow db clean`` neither crash nor duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from airflow_provider_signal.alerts import records
+from airflow_provider_signal.alerts.config import AlertSettings
+from airflow_provider_signal.alerts.listener import event_from_dag_run
+from airflow_provider_signal.alerts.message import RunEvent
+from airflow_provider_signal.alerts.sender import AlertSender
+from airflow_provider_signal.testing import SignalAPIEmulator
+from alerts_db import add_dag, add_run, alert_rows, migrate, outcome_rows
+
+ONCALL = "447700900999"
+HOUR = 3600.0
+FAILED, RECOVERED = records.DELIVERED["failure"], records.DELIVERED["recovery"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def metadata_db() -> None:
+    migrate()
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sender_for(signal_api: SignalAPIEmulator, clock: Clock) -> Callable[..., AlertSender]:
+    def build(**settings: Any) -> AlertSender:
+        values: dict[str, Any] = {
+            "enabled": True,
+            "destinations": (ONCALL,),
+            "send_retries": 0,
+            "send_timeout": 2,
+        }
+        values.update(settings)
+        return AlertSender(AlertSettings(**values), clock=clock)
+
+    return build
+
+
+def run_ended(
+    clock: Clock, dag_id: str, run_id: str, state: str = "failed", minutes_ago: float = 0
+) -> RunEvent:
+    run = add_run(dag_id, run_id, state, clock.now - timedelta(minutes=minutes_ago))
+    return event_from_dag_run("failure" if state == "failed" else "recovery", run, "task_failure")
+
+
+def texts(api: SignalAPIEmulator, dag_id: str) -> list[str]:
+    return [m.text for m in api.messages if f"\nDAG: {dag_id}\n" in m.text]
+
+
+def test_a_delivered_alert_is_recorded_after_its_attempt_and_the_run_never_alerts_twice(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    add_dag("rec_first")
+    sender = sender_for()
+    event = run_ended(clock, "rec_first", "run_1")
+    sender.process(event)
+    sender.process(event)  # reported twice (apache/airflow#55299), or swept after the listener
+    assert len(texts(signal_api, "rec_first")) == 1
+    assert alert_rows("rec_first") == [(records.ATTEMPT, "run_1"), (FAILED, "run_1")]
+
+
+def test_the_cooldown_holds_back_and_the_next_alert_counts_what_it_held(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    add_dag("rec_storm")
+    sender = sender_for(cooldown=HOUR)
+    for n in range(10):
+        sender.process(run_ended(clock, "rec_storm", f"run_{n}"))
+        clock.advance(1)
+    assert len(texts(signal_api, "rec_storm")) == 1
+    assert [event for event, _ in outcome_rows("rec_storm")] == [FAILED] + [records.HELD] * 9
+    clock.advance(55)
+    sender.process(run_ended(clock, "rec_storm", "run_10"))
+    first, second = texts(signal_api, "rec_storm")
+    assert "earlier failed" not in first
+    assert "Also: 9 earlier failed runs of this DAG since the last alert" in second
+
+
+def test_fail_recover_fail_gives_three_messages_and_muted_runs_are_recorded(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    add_dag("rec_flap")
+    add_dag("rec_muted", tags=["signal_alerts:mute"])
+    sender = sender_for(cooldown=HOUR, notify_on=frozenset({"failure", "recovery"}))
+    sender.process(run_ended(clock, "rec_flap", "run_1"))
+    clock.advance(1)
+    sender.process(run_ended(clock, "rec_flap", "run_2", state="success"))
+    clock.advance(1)
+    sender.process(run_ended(clock, "rec_flap", "run_3"))
+    assert [text.splitlines()[0] for text in texts(signal_api, "rec_flap")] == [
+        "❌ Airflow DAG run failed",
+        "✅ Airflow DAG recovered",
+        "❌ Airflow DAG run failed",
+    ]
+    sender.process(run_ended(clock, "rec_muted", "run_1"))
+    assert outcome_rows("rec_muted") == [(records.MUTED, "run_1")]
+    assert texts(signal_api, "rec_muted") == []
+
+
+def test_an_unreachable_api_is_retried_the_message_says_delayed_and_starts_no_cooldown(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    add_dag("rec_outage")
+    sender = sender_for(cooldown=HOUR)
+    event = run_ended(clock, "rec_outage", "run_1")
+    signal_api.fail_next(2, status=503)
+    sender.process(event)
+    assert [e for e, _ in alert_rows("rec_outage")] == [records.ATTEMPT, records.NOT_DELIVERED]
+    clock.advance(3)
+    sender.process(run_ended(clock, "rec_outage", "run_2"))  # held: run_1's alert is still pending
+    clock.advance(3)
+    sender.process(event)  # the retry: 503 again
+    clock.advance(10)
+    sender.process(event)
+    [text] = texts(signal_api, "rec_outage")
+    start = (clock.now - timedelta(minutes=16)).strftime("%H:%M")
+    assert f"Delayed: the Signal API could not be reached from {start} to {clock.now:%H:%M} UTC" in text
+    assert "Also: 1 earlier failed run" in text and "Sent again" not in text
+    # An alert given up (too old) starts no cooldown: the next failure alerts.
+    add_dag("rec_lost")
+    lost = run_ended(clock, "rec_lost", "run_1")
+    signal_api.fail_next(1, status=503)
+    sender.process(lost)
+    clock.advance(61)
+    sender.process(lost)
+    assert outcome_rows("rec_lost")[-1] == (records.GIVEN_UP, "run_1")
+    sender.process(run_ended(clock, "rec_lost", "run_2"))
+    [alert] = texts(signal_api, "rec_lost")
+    assert "Run: run_2" in alert
+
+
+def test_a_copy_that_may_have_arrived_is_sent_again_once_marked_never_a_third_time(
+    signal_api: SignalAPIEmulator,
+    sender_for: Callable[..., AlertSender],
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add_dag("rec_maybe")
+    sender = sender_for()
+    event = run_ended(clock, "rec_maybe", "run_1")
+    signal_api.fail_next(2, action="drop", deliver=True)  # processed, answer lost: twice
+    sender.process(event)
+    sender.process(event)
+    sender.process(event)
+    first, second = texts(signal_api, "rec_maybe")
+    assert "Sent again" not in first
+    assert "Sent again: the first attempt may not have arrived" in second
+    assert outcome_rows("rec_maybe") == [(records.GIVEN_UP, "run_1")]
+    assert (
+        "Signal alert for DAG 'rec_maybe' run 'run_1' given up: two copies may already have arrived"
+        in caplog.text
+    )
+
+
+def test_the_sweep_sends_what_a_crash_left_and_leaves_decided_runs_alone(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    from airflow.utils.session import create_session
+
+    add_dag("rec_crash_before")
+    add_dag("rec_crash_mid")
+    add_dag("rec_done")
+    sender = sender_for()
+    never_queued = run_ended(clock, "rec_crash_before", "run_1", minutes_ago=2)  # killed before the alert
+    mid = run_ended(clock, "rec_crash_mid", "run_1", minutes_ago=5)
+    with create_session() as session:  # killed with the request out: an attempt past its deadline
+        records.record(
+            session,
+            records.ATTEMPT,
+            mid,
+            clock.now - timedelta(minutes=4),
+            deadline=(clock.now - timedelta(minutes=3)).isoformat(),
+        )
+    done = run_ended(clock, "rec_done", "run_1", minutes_ago=3)
+    sender.process(done)
+    assert sender.sweep() >= 2
+    assert sender.sweep() == 0  # everything has an outcome now
+    assert (
+        len(texts(signal_api, "rec_crash_before")) == 1
+        and "Run: run_1" in texts(signal_api, "rec_crash_before")[0]
+    )
+    [again] = texts(signal_api, "rec_crash_mid")
+    assert "Sent again: the first attempt may not have arrived" in again
+    assert len(texts(signal_api, "rec_done")) == 1
+    assert never_queued.run_id == "run_1"
+
+
+def test_malformed_rows_and_a_db_clean_neither_crash_nor_duplicate(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    add_dag("rec_junk")
+    add_dag("rec_cleaned")
+    with create_session() as session:
+        for extra in (
+            "not json",
+            "[1, 2]",
+            json.dumps({"clear_number": "x", "delivered_at": 5}),
+            "[" * 5000,
+            None,
+        ):
+            session.add(Log(event=FAILED, owner="someone", extra=extra, dag_id="rec_junk", run_id="old"))
+    sender = sender_for(cooldown=0)
+    sender.process(run_ended(clock, "rec_junk", "run_1"))
+    assert len(texts(signal_api, "rec_junk")) == 1
+    # An old run whose rows were deleted by `airflow db clean` is never alerted again.
+    old = run_ended(clock, "rec_cleaned", "run_old", minutes_ago=120)
+    sender.process(old)  # too old: given up
+    with create_session() as session:
+        session.execute(delete(Log).where(Log.dag_id == "rec_cleaned"))
+    sender.sweep()
+    assert texts(signal_api, "rec_cleaned") == []
+
+
+def test_a_delivery_dated_in_the_future_does_not_mute_the_dag(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    from airflow.utils.session import create_session
+
+    add_dag("rec_skew")
+    ahead = clock.now + timedelta(hours=20)  # written by a scheduler whose clock ran ahead
+    with create_session() as session:
+        first = run_ended(clock, "rec_skew", "run_1", minutes_ago=1)
+        records.record(session, FAILED, first, ahead, delivered_at=ahead.isoformat())
+    sender_for(cooldown=HOUR).process(run_ended(clock, "rec_skew", "run_2"))
+    [text] = texts(signal_api, "rec_skew")
+    assert "Run: run_2" in text
+
+
+def test_a_cleared_run_that_fails_again_alerts_again(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    from dataclasses import replace
+
+    add_dag("rec_cleared")
+    sender = sender_for(cooldown=0)
+    event = run_ended(clock, "rec_cleared", "run_1")
+    sender.process(event)
+    sender.process(replace(event, clear_number=1))
+    sender.process(replace(event, clear_number=1))
+    assert len(texts(signal_api, "rec_cleared")) == 2
+
+
+def test_tags_and_failed_tasks_are_read_from_the_database() -> None:
+    from airflow.utils.session import create_session
+
+    add_dag("rec_tags", tags=["team-a", "signal_alerts:mute"])
+    with create_session() as session:
+        assert sorted(records.dag_tags(session, "rec_tags")) == ["signal_alerts:mute", "team-a"]
+        assert records.dag_tags(session, "no_such_dag") == []
+        assert records.failed_tasks(session, "rec_tags", "no_run") == ([], 0)
