@@ -5,6 +5,10 @@ processes: task callbacks run in the task's own process under the executor, DAG-
 callbacks in the DAG processor (Airflow 3) or the scheduler's file processor (2.11),
 Deadline Alerts in the triggerer. The DAGs are in tests/dag_files/deployment/; every run
 is started at once by the ``runs`` fixture, and each test waits for its own.
+
+Every test runs in both topologies (``single``: SQLite, one scheduler; ``distributed``:
+PostgreSQL, the CeleryExecutor with Redis, two schedulers and a Celery worker,
+tests/distributed_support.py), each deployment started once per session.
 """
 
 from __future__ import annotations
@@ -36,16 +40,24 @@ if HAS_HUMAN_IN_THE_LOOP:
     LIFECYCLE_DAGS.append("example_signal_approval")
 
 
-@pytest.fixture(scope="module")
-def deployment(airflow_deployment: Deployment) -> Deployment:
-    return airflow_deployment
+TOPOLOGIES = ["single", pytest.param("distributed", marks=pytest.mark.distributed)]
+#: only the distributed deployment stores a connection in the metadata database
+DISTRIBUTED_DAGS = ["dep_stored_connection"]
+
+
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def deployment(request: pytest.FixtureRequest) -> Deployment:
+    name = "airflow_deployment" if request.param == "single" else "distributed_deployment"
+    deployment: Deployment = request.getfixturevalue(name)
+    return deployment
 
 
 @pytest.fixture(scope="module")
 def runs(deployment: Deployment) -> dict[str, str]:
     """Every lifecycle DAG triggered at once: ``{dag_id: run_id}``."""
-    deployment.wait_for_dags(*LIFECYCLE_DAGS)
-    return {dag_id: deployment.trigger(dag_id) for dag_id in LIFECYCLE_DAGS}
+    dag_ids = [*LIFECYCLE_DAGS, *(DISTRIBUTED_DAGS if deployment.topology == "distributed" else [])]
+    deployment.wait_for_dags(*dag_ids)
+    return {dag_id: deployment.trigger(dag_id) for dag_id in dag_ids}
 
 
 def _finished(deployment: Deployment, runs: dict[str, str], dag_id: str) -> tuple[str, str]:
@@ -81,6 +93,11 @@ def _senders(deployment: Deployment, destination: str) -> set[str]:
     if "task" in kinds:  # Airflow 3's LocalExecutor also echoes its tasks' logs to the scheduler's output
         kinds.discard("scheduler")
     return kinds
+
+
+def _dag_callback_senders(deployment: Deployment, destination: str) -> set[str]:
+    """:func:`_senders` with the two schedulers of the distributed topology as one ``scheduler``."""
+    return {"scheduler" if kind == "scheduler-2" else kind for kind in _senders(deployment, destination)}
 
 
 DAG_CALLBACK_PROCESS = "dag processor" if AIRFLOW_VERSION >= (3, 0) else "scheduler"
@@ -135,7 +152,7 @@ def test_dag_level_failure_callback_reports_the_run(deployment: Deployment, runs
     fields = _lines(alert)
     assert fields["DAG"] == "dep_failure" and fields["Run"] == run_id
     assert "undefined" not in alert.lower() and "None" not in alert
-    assert _senders(deployment, "447700901103") == {DAG_CALLBACK_PROCESS}
+    assert _dag_callback_senders(deployment, "447700901103") == {DAG_CALLBACK_PROCESS}
 
 
 def test_dag_level_and_task_success_callbacks(deployment: Deployment, runs: dict[str, str]) -> None:
@@ -146,7 +163,7 @@ def test_dag_level_and_task_success_callbacks(deployment: Deployment, runs: dict
     [dag_alert] = _texts_to(deployment, "447700901201", wait=60)
     assert dag_alert.startswith("✅ Airflow DAG run succeeded\n")
     assert _lines(dag_alert)["Run"] == run_id
-    assert _senders(deployment, "447700901201") == {DAG_CALLBACK_PROCESS}
+    assert _dag_callback_senders(deployment, "447700901201") == {DAG_CALLBACK_PROCESS}
 
 
 def test_execution_timeout_fails_the_task_and_the_alert_says_so(
@@ -183,7 +200,7 @@ def test_killed_task_fails_and_what_each_line_alerts(deployment: Deployment, run
         [task_alert] = task_alerts
         assert task_alert.startswith("❌ Airflow task failed\n")
         assert _lines(task_alert)["Error"].startswith("{'DAG Id': 'dep_killed', 'Task Id': 'killed'")
-        assert _senders(deployment, "447700901401") == {"scheduler"}
+        assert _dag_callback_senders(deployment, "447700901401") == {"scheduler"}
 
 
 @pytest.mark.skipif(not HAS_DEADLINES, reason="Deadline Alerts arrived in Airflow 3.1")
@@ -260,3 +277,22 @@ def test_approval_request_arrives_with_its_link_and_the_answer_completes_the_run
         "publish": "success",
     }
     assert len(_texts_to(deployment, "447700900123")) == 1  # one request, no repeat on resume
+
+
+@pytest.mark.parametrize(
+    "deployment", [pytest.param("distributed", marks=pytest.mark.distributed)], indirect=True
+)
+def test_a_connection_stored_in_the_metadata_database_is_read_by_the_worker(
+    deployment: Deployment, runs: dict[str, str]
+) -> None:
+    """``signal_stored`` exists only in the metadata database (``airflow connections add``)."""
+    run_id, state = _finished(deployment, runs, "dep_stored_connection")
+    assert state == "success"
+    assert _texts_to(deployment, "447700901701") == [f"stored connection in {run_id}"]  # its default
+    [task_alert] = _texts_to(deployment, "447700901702", wait=30)
+    assert task_alert.startswith("✅ Airflow task succeeded\n")
+    assert _senders(deployment, "447700901701") == _senders(deployment, "447700901702") == {"task"}
+    [dag_alert] = _texts_to(deployment, "447700901703", wait=60)
+    assert dag_alert.startswith("✅ Airflow DAG run succeeded\n")
+    assert _dag_callback_senders(deployment, "447700901703") == {DAG_CALLBACK_PROCESS}
+    assert "AIRFLOW_CONN_SIGNAL_STORED" not in deployment.env
