@@ -690,6 +690,8 @@ def shared_dag_files() -> list[Path]:
 
 
 _running: list[Deployment] = []
+#: one line per deployment started in this session, for the end-of-session summary (conftest)
+STARTUP_TIMES: list[str] = []
 
 
 def log_report(lines: int = 80) -> str:
@@ -717,10 +719,7 @@ class Deployments:
         ``dag_files`` defaults to every file in ``tests/dag_files/deployment/``. Asking
         again for a name with other arguments is an error (a deployment starts once).
         """
-        if dag_files is None:
-            files = shared_dag_files()
-        else:
-            files = [Path(p) for p in dag_files]
+        files = shared_dag_files() if dag_files is None else [Path(p) for p in dag_files]
         settings = json.dumps(config or {}, sort_keys=True, default=str)
         key = (tuple(files), settings, tuple(sorted((env or {}).items())), topology)
         if name in self._started:
@@ -735,6 +734,12 @@ class Deployments:
         except BaseException:
             deployment.stop()
             raise
+        services = deployment.services
+        STARTUP_TIMES.append(
+            f"deployment {name!r} ({topology}, Airflow {version('apache-airflow')}): started in "
+            f"{deployment.startup_seconds:.0f} s"
+            + (f" (PostgreSQL and Redis {services.startup_seconds:.0f} s of it)" if services else "")
+        )
         return deployment
 
     def stop_all(self) -> None:

@@ -123,3 +123,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         logs = log_report()
         if logs:
             report.sections.append(("Airflow component logs", logs))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How long each real deployment took to start (the distributed one is the costly one)."""
+    if "airflow_support" in sys.modules:
+        from airflow_support import STARTUP_TIMES
+
+        for line in STARTUP_TIMES:
+            terminalreporter.write_line(line)
