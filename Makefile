@@ -120,6 +120,43 @@ $(RELEASE_VENV)/.installed: $(UV)
 	touch $@
 
 # ---------------------------------------------------------------------------------------------
+# The docs site: Sphinx with MyST Markdown pages (docs/*.md), the API reference from the
+# docstrings (autodoc imports the package, so the virtualenv holds Airflow 3 as `make install`
+# does), built with warnings as errors. Its own virtualenv, .venv-docs, pinned by
+# constraints/docs.txt (the docs extra resolved within the Airflow 3 line's constraints).
+DOCS_VENV := .venv-docs
+DOCS_CONSTRAINTS := constraints/docs.txt
+DOCS_HTML := docs/_build/html
+
+.PHONY: docs constraints-docs
+
+## make docs: the HTML site in docs/_build/html (open docs/_build/html/index.html).
+docs: $(DOCS_VENV)/.installed-$(AIRFLOW_3)
+	rm -rf docs/_build
+	$(DOCS_VENV)/bin/sphinx-build -W --keep-going -q -b html docs $(DOCS_HTML)
+	@echo "docs: open $(DOCS_HTML)/index.html"
+
+$(DOCS_VENV)/.installed-$(AIRFLOW_3): pyproject.toml $(wildcard $(DOCS_CONSTRAINTS)) $(UV)
+	rm -rf $(DOCS_VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(DOCS_VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(DOCS_VENV) $(UV) pip install --quiet \
+		$(if $(wildcard $(DOCS_CONSTRAINTS)),--constraint $(DOCS_CONSTRAINTS)) \
+		"apache-airflow==$(AIRFLOW_3)" -e ".[docs]"
+	touch $@
+
+## make constraints-docs (part of make constraints): re-pin constraints/docs.txt within the
+## Airflow 3 line's constraints, so the docs build uses the same Airflow as the tests. Python 3.11+:
+## Airflow 3.3's rich needs markdown-it-py 4, which only myst-parser 5 (Python 3.11+) accepts.
+constraints-docs: $(UV)
+	req=$(BOOT)/requirements-docs.txt; \
+	echo "apache-airflow==$(AIRFLOW_3)" > $$req; \
+	sed -n '/^docs = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"' >> $$req; \
+	echo "requests>=2.31" >> $$req; \
+	echo "urllib3>=2.6" >> $$req; \
+	$(UV) pip compile --quiet --universal --python-version 3.11 --no-header \
+		--constraint constraints/airflow-$(AIRFLOW_3).txt --output-file $(DOCS_CONSTRAINTS) $$req
+
+# ---------------------------------------------------------------------------------------------
 # Chromium for tests/test_ui_browser.py: Debian's package, installed here (not by the test) when
 # /usr/bin/chromium is missing. CI runs as root on a fresh Debian machine.
 CHROMIUM := /usr/bin/chromium
