@@ -188,7 +188,16 @@ class BackingServices:
         self.components = {"postgres": postgres, "redis": redis}
         for component in self.components.values():
             component.start()
-        isready = [str(_postgres_bin("pg_isready")), "-q", "-h", "127.0.0.1", "-p", str(self.pg_port)]
+        isready = [
+            str(_postgres_bin("pg_isready")),
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.pg_port),
+            "-U",
+            DB_USER,
+        ]
         _wait_for(
             lambda: run_command(isready, env=env, timeout=30).returncode == 0,
             "PostgreSQL did not accept connections",
