@@ -123,6 +123,10 @@ class BackingServices:
             # A task's supervisor waits 5 s for the Execution API by default: too short for one
             # API server process answering eight tasks, two schedulers and the tests on 2 cores.
             settings["workers"] = {"execution_api_timeout": 30}
+        else:
+            # 2.11's webserver gives its gunicorn master 120 s to start, which a 2-core machine
+            # starting two schedulers, a worker and PostgreSQL beside it does not always meet.
+            settings["webserver"] = {"web_server_master_timeout": 600, "web_server_worker_timeout": 600}
         return settings
 
     def _celery_settings(self) -> dict[str, Any]:
