@@ -101,6 +101,9 @@ def _dag_callback_senders(deployment: Deployment, destination: str) -> set[str]:
 
 
 DAG_CALLBACK_PROCESS = "dag processor" if AIRFLOW_VERSION >= (3, 0) else "scheduler"
+#: how long a DAG-level callback may take after its run has finished: the DAG processor (3.x) or a
+#: scheduler's file processor (2.11) runs it on its next pass, slow on a loaded 2-core machine
+DAG_CALLBACK_WAIT = 180.0
 
 
 def _lines(text: str) -> dict[str, str]:
@@ -147,7 +150,8 @@ def test_retry_alert_then_failure_alert(deployment: Deployment, runs: dict[str, 
 
 def test_dag_level_failure_callback_reports_the_run(deployment: Deployment, runs: dict[str, str]) -> None:
     run_id, _ = _finished(deployment, runs, "dep_failure")
-    [alert] = _texts_to(deployment, "447700901103", wait=60)  # the DAG processor runs it a little later
+    # the DAG processor (3.x) or a scheduler (2.11) runs it a little later
+    [alert] = _texts_to(deployment, "447700901103", wait=DAG_CALLBACK_WAIT)
     assert alert.startswith("❌ Airflow DAG run failed\n")
     fields = _lines(alert)
     assert fields["DAG"] == "dep_failure" and fields["Run"] == run_id
@@ -160,7 +164,7 @@ def test_dag_level_and_task_success_callbacks(deployment: Deployment, runs: dict
     assert state == "success"
     [task_alert] = _texts_to(deployment, "447700901202", wait=30)
     assert task_alert.startswith("✅ Airflow task succeeded\n") and _lines(task_alert)["Task"] == "extract"
-    [dag_alert] = _texts_to(deployment, "447700901201", wait=60)
+    [dag_alert] = _texts_to(deployment, "447700901201", wait=DAG_CALLBACK_WAIT)
     assert dag_alert.startswith("✅ Airflow DAG run succeeded\n")
     assert _lines(dag_alert)["Run"] == run_id
     assert _dag_callback_senders(deployment, "447700901201") == {DAG_CALLBACK_PROCESS}
@@ -196,10 +200,13 @@ def test_killed_task_fails_and_what_each_line_alerts(deployment: Deployment, run
         assert "likely out of memory" in deployment.task_log("dep_killed", run_id, "killed").lower()
     else:
         # 2.11: the scheduler finds the task a zombie and runs its failure callback in the DAG
-        # file processor, with Airflow's zombie details as the "exception".
-        [task_alert] = task_alerts
-        assert task_alert.startswith("❌ Airflow task failed\n")
-        assert _lines(task_alert)["Error"].startswith("{'DAG Id': 'dep_killed', 'Task Id': 'killed'")
+        # file processor, with Airflow's zombie details as the "exception". With two schedulers
+        # both may find the same zombie and each runs the callback: Airflow calls it twice.
+        most = 2 if deployment.topology == "distributed" else 1
+        assert 1 <= len(task_alerts) <= most, task_alerts
+        for task_alert in task_alerts:
+            assert task_alert.startswith("❌ Airflow task failed\n")
+            assert _lines(task_alert)["Error"].startswith("{'DAG Id': 'dep_killed', 'Task Id': 'killed'")
         assert _dag_callback_senders(deployment, "447700901401") == {"scheduler"}
 
 
@@ -234,8 +241,12 @@ def test_api_down_or_hanging_changes_no_outcome_and_hangs_nothing(
     for number in ("447700901601", "447700901602", "447700901603", "447700901604", "447700901605"):
         assert _texts_to(deployment, number) == []
     for task_id in ("still_fine", "still_failed", "still_timed_out"):
-        log = deployment.task_log(dag_id, run_id, task_id)
-        assert "was not sent" in log, f"{task_id}: {log[-3000:]}"
+        # a callback's lines may reach the log a little after the run has finished (Celery worker)
+        deadline = time.monotonic() + 60
+        while "was not sent" not in (log := deployment.task_log(dag_id, run_id, task_id)):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{task_id}: no 'was not sent' in its log: {log[-3000:]}")
+            time.sleep(1)
     if dag_id == "dep_hang":  # five alerts (success, retry, failure, time-out, DAG), one request each:
         deadline = time.monotonic() + 60  # a read time-out is never retried (it may have been delivered)
         while deployment.hanging_api.request_count < 5 and time.monotonic() < deadline:
@@ -292,7 +303,7 @@ def test_a_connection_stored_in_the_metadata_database_is_read_by_the_worker(
     [task_alert] = _texts_to(deployment, "447700901702", wait=30)
     assert task_alert.startswith("✅ Airflow task succeeded\n")
     assert _senders(deployment, "447700901701") == _senders(deployment, "447700901702") == {"task"}
-    [dag_alert] = _texts_to(deployment, "447700901703", wait=60)
+    [dag_alert] = _texts_to(deployment, "447700901703", wait=DAG_CALLBACK_WAIT)
     assert dag_alert.startswith("✅ Airflow DAG run succeeded\n")
     assert _dag_callback_senders(deployment, "447700901703") == {DAG_CALLBACK_PROCESS}
     assert "AIRFLOW_CONN_SIGNAL_STORED" not in deployment.env
