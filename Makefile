@@ -21,7 +21,8 @@ EXTRAS = $(if $(filter 2 3,$(LINE)),test$(comma)distributed,test)
 
 .PHONY: test test-airflow3 test-airflow2 check lint install demo bench constraints clean
 
-## make test: Chromium for the browser test, the release build (dist), the tests that prove the
+## make test: Chromium for the browser test, PostgreSQL and Redis for the distributed deployment
+## (services), the release build (dist), the tests that prove the
 ## dependency floors (lowest), then lint, type-check and every test on Airflow 3.x (with the wheel
 ## smoke test), then on Airflow 2.11, then the provider's tests on the older 3.x lines (test-lines).
 test:
