@@ -378,7 +378,10 @@ class Deployment:
                     "task_instance_heartbeat_timeout_detection_interval": 5,
                 }
             )
-            common["workers"] = {"min_heartbeat_interval": 1}
+            # A task's supervisor waits 5 s for the Execution API by default (3.1.1+): too short for
+            # one API server process answering every task, the schedulers and the tests on a loaded
+            # 2-core machine; the task then fails with ReadTimeout before its code runs.
+            common["workers"] = {"min_heartbeat_interval": 1, "execution_api_timeout": 30}
         else:
             common["core"]["executor"] = "SequentialExecutor"  # 2.11 refuses any other on SQLite
             common["webserver"] = {

@@ -119,11 +119,7 @@ class BackingServices:
             "core": {"executor": "CeleryExecutor"},
             "celery": self._celery_settings(),
         }
-        if line == 3:
-            # A task's supervisor waits 5 s for the Execution API by default: too short for one
-            # API server process answering eight tasks, two schedulers and the tests on 2 cores.
-            settings["workers"] = {"execution_api_timeout": 30}
-        else:
+        if line == 2:
             # 2.11's webserver gives its gunicorn master 120 s to start, which a 2-core machine
             # starting two schedulers, a worker and PostgreSQL beside it does not always meet.
             settings["webserver"] = {"web_server_master_timeout": 600, "web_server_worker_timeout": 600}
