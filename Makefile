@@ -22,13 +22,14 @@ EXTRAS = $(if $(filter 2 3,$(LINE)),test$(comma)distributed,test)
 .PHONY: test test-airflow3 test-airflow2 check lint install demo bench constraints clean
 
 ## make test: Chromium for the browser test, PostgreSQL and Redis for the distributed deployment
-## (services), the release build (dist), the tests that prove the
-## dependency floors (lowest), then lint, type-check and every test on Airflow 3.x (with the wheel
-## smoke test), then on Airflow 2.11, then the provider's tests on the older 3.x lines (test-lines).
+## (services), the release build (dist), the docs site (docs: warnings are errors; tests/test_docs.py
+## then checks it), the tests that prove the dependency floors (lowest), then lint, type-check and
+## every test on Airflow 3.x (with the wheel smoke test), then on Airflow 2.11, then the provider's tests on the older 3.x lines (test-lines).
 test:
 	$(MAKE) chromium
 	$(MAKE) services
 	$(MAKE) dist
+	$(MAKE) docs
 	$(MAKE) lowest
 	$(MAKE) check LINE=3
 	$(MAKE) check LINE=2
@@ -46,8 +47,8 @@ check: install $(if $(filter 3,$(LINE)),lint)
 
 ## Lint and type-check against the Airflow 3 line (types differ on 2.11).
 lint: install
-	$(VENV)/bin/ruff check airflow_provider_signal tests example_dags demo benchmarks
-	$(VENV)/bin/ruff format --check airflow_provider_signal tests example_dags demo benchmarks
+	$(VENV)/bin/ruff check airflow_provider_signal tests example_dags demo benchmarks docs/conf.py docs/_ext
+	$(VENV)/bin/ruff format --check airflow_provider_signal tests example_dags demo benchmarks docs/conf.py docs/_ext
 	$(VENV)/bin/mypy
 
 $(UV):
@@ -66,8 +67,8 @@ $(VENV)/.installed-%: pyproject.toml $(wildcard $(CONSTRAINTS)) $(UV)
 	touch $@
 
 ## make constraints: re-pin the transitive dependencies of both lines and of the older 3.x lines
-## (constraints-lines), for every supported Python (needs the registry). `make install` uses them
-## when present.
+## (constraints-lines), for every supported Python, then the docs (constraints-docs; needs the
+## registry). `make install` uses them when present.
 constraints: $(UV) constraints-lines
 	mkdir -p constraints
 	for v in $(AIRFLOW_3) $(AIRFLOW_2); do \
@@ -80,6 +81,7 @@ constraints: $(UV) constraints-lines
 		$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
 			--output-file constraints/airflow-$$v.txt $$req || exit 1; \
 	done
+	$(MAKE) constraints-docs
 
 ## make demo: run the example DAGs against the local emulator and print what was delivered.
 demo: install
@@ -251,7 +253,7 @@ constraints-lowest: $(UV)
 ## make clean-release (part of make clean): the release and lowest virtualenvs, dist/, build/.
 clean: clean-release
 clean-release:
-	rm -rf $(RELEASE_VENV) $(LOWEST_VENV) dist build *.egg-info .hypothesis benchmarks/logs
+	rm -rf $(RELEASE_VENV) $(LOWEST_VENV) $(DOCS_VENV) docs/_build dist build *.egg-info .hypothesis benchmarks/logs
 
 clean:
 	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache .mypy_cache .ruff_cache

@@ -25,7 +25,7 @@ from airflow_provider_signal import __version__  # noqa: E402
 
 project = "airflow-provider-signal"
 author = "airflow-provider-signal contributors"
-copyright = "the airflow-provider-signal contributors, Apache-2.0"  # noqa: A001
+copyright = "the airflow-provider-signal contributors, Apache-2.0"
 version = release = __version__
 
 extensions = [
@@ -42,6 +42,8 @@ myst_enable_extensions = ["colon_fence"]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+# Airflow's base classes' docstrings ("Derive when creating an operator") say nothing of ours.
+autodoc_inherit_docstrings = False
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
 html_theme = "furo"

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_signal import client as client_module
+from airflow_provider_signal.client import transport as client_transport
 from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError, SignalInputError
 from airflow_provider_signal.notifications.alert_text import SHORTENED_MARKER
 from signal_log_capture import all_logs_at_debug, messages_from
@@ -91,7 +91,7 @@ def test_retry_after_is_honoured_then_delivered_once(signal_api: Any, make_hook:
 def test_a_long_retry_after_is_cut_to_the_maximum(
     signal_api: Any, make_hook: Any, monkeypatch: pytest.MonkeyPatch, retry_after: str
 ) -> None:
-    monkeypatch.setattr(client_module, "RETRY_AFTER_MAX", 1)  # 10 s in production; 1 s keeps this fast
+    monkeypatch.setattr(client_transport, "RETRY_AFTER_MAX", 1)  # 10 s in production; 1 s keeps this fast
     if retry_after == "http-date":
         retry_after = formatdate(time.time() + 7, usegmt=True)
     signal_api.fail_next(1, status=429, headers={"Retry-After": retry_after})

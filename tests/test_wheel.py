@@ -77,12 +77,13 @@ def _source_files() -> dict[str, bytes]:
 
 
 def _release_file(pattern: str) -> Path:
-    """dist/'s file for this version, built after the last change to the package or pyproject.toml."""
+    """dist/'s file for this version, built after the last change to the package, pyproject.toml or
+    README.md (the long description)."""
     found = sorted(DIST.glob(pattern))
     if not found:
         _unavailable(f"dist/ holds no {pattern}: build it with `make dist` (make test does)")
     built = found[0]
-    sources = [ROOT / "pyproject.toml", *(ROOT / name for name in _source_files())]
+    sources = [ROOT / "pyproject.toml", ROOT / "README.md", *(ROOT / name for name in _source_files())]
     changed = [path.relative_to(ROOT) for path in sources if path.stat().st_mtime > built.stat().st_mtime]
     if changed:
         _unavailable(
@@ -140,6 +141,11 @@ def test_wheel_metadata_declares_version_license_floors_and_entry_points(wheel: 
     assert "urllib3>=2.6" in runtime  # backoff_max (2.0) and bounded gzip reads (2.6): see pyproject
     assert "provider_info = airflow_provider_signal.provider_info:get_provider_info" in entry_points
     assert "signal_api = airflow_provider_signal.testing.pytest_plugin" in entry_points
+    # The PyPI page is the README, whole; the Documentation link is the docs site's index.
+    assert meta["Description-Content-Type"] == "text/markdown"
+    assert meta.get_payload().strip() == (ROOT / "README.md").read_text().strip()
+    urls = dict(url.split(", ", 1) for url in meta.get_all("Project-URL"))
+    assert urls["Documentation"].endswith("/docs/index.md")
 
 
 def test_sdist_holds_the_sources_without_tests_or_tooling(sdist: Path) -> None:

@@ -1,4 +1,4 @@
-"""The provider plugin Airflow loads in every process (``plugins`` in ``get_provider_info()``).
+"""The provider plugin Airflow loads in every process (the ``airflow.plugins`` entry point).
 
 It registers the DAG-run listener only when ``[signal_alerts] enabled`` is true: with it
 off, this plugin registers nothing (Airflow refuses tasks with ``end_from_trigger=True``

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 from typing import Any, cast
 
@@ -14,6 +13,7 @@ from airflow_provider_signal.client import (
     SignalClientSettings,
     api_url_with_port,
 )
+from airflow_provider_signal.client.numbers import parse_number
 from airflow_provider_signal.connection_form import UI_FIELD_BEHAVIOUR, wtforms_widgets
 from airflow_provider_signal.defaults import (
     CONN_TYPE,
@@ -118,24 +118,13 @@ class SignalHook(_compat.BaseHook):
         value = self._setting(name)
         if value is None:
             return default
-        where = f"Signal connection {self.signal_conn_id!r}: {name} {value!r}"
-        number: float | None = None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
-        elif isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                number = None
-        if number is None:
-            raise SignalInputError(f"{where} is not a number; fix it in the connection's extras.")
-        if not math.isfinite(number):
-            raise SignalInputError(f"{where} is not a finite number; fix it in the connection's extras.")
-        if kind is int:
-            if not number.is_integer():
-                raise SignalInputError(f"{where} is not a whole number; fix it in the connection's extras.")
-            return int(number)
-        return number
+        try:
+            return parse_number(value, whole=kind is int)
+        except ValueError as reason:
+            raise SignalInputError(
+                f"Signal connection {self.signal_conn_id!r}: {name} {value!r} {reason}; fix it in the "
+                "connection's extras."
+            ) from None
 
     @cached_property
     def settings(self) -> SignalClientSettings:
