@@ -14,14 +14,20 @@ VENV = .venv-airflow$(LINE)
 AIRFLOW_VERSION = $(if $(filter 2,$(LINE)),$(AIRFLOW_2),$(AIRFLOW_3))
 CONSTRAINTS = constraints/airflow-$(AIRFLOW_VERSION).txt
 PYTEST_ARGS ?=
+comma := ,
+# The two main lines also get the `distributed` extra (Celery, Redis and PostgreSQL drivers) for
+# the distributed deployment of the tests; the older 3.x lines and `make lowest` do not.
+EXTRAS = $(if $(filter 2 3,$(LINE)),test$(comma)distributed,test)
 
 .PHONY: test test-airflow3 test-airflow2 check lint install demo bench constraints clean
 
-## make test: Chromium for the browser test, the release build (dist), the docs site (docs: warnings
-## are errors; tests/test_docs.py then checks it), the tests that prove the dependency floors (lowest), then lint, type-check and every test on Airflow 3.x (with the wheel
-## smoke test), then on Airflow 2.11, then the provider's tests on the older 3.x lines (test-lines).
+## make test: Chromium for the browser test, PostgreSQL and Redis for the distributed deployment
+## (services), the release build (dist), the docs site (docs: warnings are errors; tests/test_docs.py
+## then checks it), the tests that prove the dependency floors (lowest), then lint, type-check and
+## every test on Airflow 3.x (with the wheel smoke test), then on Airflow 2.11, then the provider's tests on the older 3.x lines (test-lines).
 test:
 	$(MAKE) chromium
+	$(MAKE) services
 	$(MAKE) dist
 	$(MAKE) docs
 	$(MAKE) lowest
@@ -57,7 +63,7 @@ $(VENV)/.installed-%: pyproject.toml $(wildcard $(CONSTRAINTS)) $(UV)
 	$(UV) venv --quiet --python $(PYTHON) $(VENV)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet \
 		$(if $(wildcard $(CONSTRAINTS)),--constraint $(CONSTRAINTS)) \
-		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
+		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[$(EXTRAS)]"
 	touch $@
 
 ## make constraints: re-pin the transitive dependencies of both lines and of the older 3.x lines
@@ -68,7 +74,8 @@ constraints: $(UV) constraints-lines
 	for v in $(AIRFLOW_3) $(AIRFLOW_2); do \
 		req=$(BOOT)/requirements-$$v.txt; \
 		echo "apache-airflow==$$v" > $$req; \
-		sed -n '/^test = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"' >> $$req; \
+		sed -n '/^test = \[/,/^\]/p;/^distributed = \[/,/^\]/p' pyproject.toml \
+			| grep -o '"[^"]*"' | tr -d '"' >> $$req; \
 		echo "requests>=2.31" >> $$req; \
 		echo "urllib3>=2.6" >> $$req; \
 		$(UV) pip compile --quiet --universal --python-version 3.10 --no-header \
@@ -101,7 +108,7 @@ $(BENCH_VENV)/.installed-$(AIRFLOW_3): pyproject.toml $(UV)
 # and that it installs and works in a clean virtualenv, is tests/test_wheel.py (Airflow 3 line).
 RELEASE_VENV := .venv-release
 
-.PHONY: dist chromium lowest constraints-lowest clean-release
+.PHONY: dist chromium services lowest constraints-lowest clean-release
 
 ## make dist: dist/airflow_provider_signal-<version>.tar.gz and -py3-none-any.whl, twine-checked.
 dist: $(RELEASE_VENV)/.installed
@@ -169,6 +176,34 @@ chromium:
 	else \
 		echo "chromium: $(CHROMIUM) is missing and this is not a root Debian shell: run" \
 			"'apt-get update && apt-get install -y chromium' as root (the browser test skips until then)" >&2; \
+		[ -z "$$CI" ] || exit 1; \
+	fi
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL and Redis for the distributed deployment of the tests (tests/distributed_support.py
+# starts its own throwaway server of each on free ports): Debian's packages, installed when missing.
+# Debian's postgresql package would create and start a cluster of its own on port 5432: not wanted.
+PG_INITDB = $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb))
+
+## make services: install Debian's redis-server and postgresql when missing (as root; elsewhere it
+## says what to run, and the distributed tests skip until then).
+services:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -n "$(PG_INITDB)" ] || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then \
+		echo "services: redis-server and PostgreSQL ($(PG_INITDB)) are there"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "services: installing Debian's$$missing with apt-get ..."; \
+		mkdir -p /etc/postgresql-common; \
+		[ -e /etc/postgresql-common/createcluster.conf ] || \
+			echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf; \
+		$(APT_GET) update && $(APT_GET) install -y --no-install-recommends $$missing || exit 1; \
+		command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null || \
+			{ echo "services: apt-get ran but redis-server or initdb is missing" >&2; exit 1; }; \
+	else \
+		echo "services:$$missing missing and this is not a root Debian shell: run" \
+			"'apt-get update && apt-get install -y$$missing' as root (the distributed tests skip until then)" >&2; \
 		[ -z "$$CI" ] || exit 1; \
 	fi
 

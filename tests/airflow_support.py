@@ -75,6 +75,22 @@ EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 SHARED_EXAMPLES = ("example_signal_approval.py",)
 DEFAULT_DESTINATION = "447700900999"
 FINISHED = frozenset({"success", "failed"})
+#: the team route of the alerts deployments (tests/test_alerts_deployment.py)
+TEAM_DATA = "447700900555"
+#: ``[signal_alerts]`` of the alerts deployments (the single-node one and the distributed one)
+ALERTS_CONFIG: dict[str, dict[str, Any]] = {
+    "signal_alerts": {
+        "enabled": "True",
+        "notify_on": "failure,recovery",
+        "mute_dag_ids": "alerts_scratch_*",
+        "routes": json.dumps({"team-data": [f"+{TEAM_DATA}"]}),
+        "cooldown": 900,
+        "send_timeout": 3,
+        "send_retries": 0,
+        "shutdown_timeout": 5,
+    }
+}
+TOPOLOGIES = ("single", "distributed")
 
 MIGRATE_TIMEOUT = 300.0
 START_TIMEOUT = 240.0
@@ -83,6 +99,7 @@ STOP_TIMEOUT = 15.0
 SQLITE_BUSY_ATTEMPTS = 5
 """Tries of a REST call that SQLite refused as busy (tests run several writers on one file)."""
 POLL_SECONDS = 1.0
+REQUEST_TIMEOUT = 60.0
 
 
 # -- the CLI and the network ------------------------------------------------------------
@@ -106,14 +123,18 @@ def run_command(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 300.0,
+    user: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` with ``env`` (default: this process's), its output captured; fail the test
-    with the output so far when it outlives ``timeout`` seconds."""
+    """Run ``command`` with ``env`` (default: this process's), its output captured, as ``user``
+    (default: this process's; another needs root); fail the test with the output so far when it
+    outlives ``timeout`` seconds."""
     try:
         return subprocess.run(
             list(command),
             env=dict(os.environ if env is None else env),
             cwd=cwd,
+            user=user,
+            group=None if user is None else _group_of(user),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -125,6 +146,12 @@ def run_command(
         if isinstance(output, bytes):
             output = output.decode(errors="replace")
         pytest.fail(f"`{' '.join(command)}` did not finish within {timeout:g} s.\n{tail(output)}")
+
+
+def _group_of(user: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_gid
 
 
 def run_airflow(
@@ -167,11 +194,26 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 class Component:
-    """One Airflow process (``airflow scheduler`` ...) in its own process group, logging to a file."""
+    """One process (``airflow scheduler`` ...) in its own process group, logging to a file.
 
-    def __init__(self, name: str, args: Sequence[str], env: Mapping[str, str], log_dir: Path) -> None:
+    ``program`` is what runs with ``args`` (default: this virtualenv's ``airflow``); ``user`` whom
+    it runs as (default: this process's user; another needs root).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        log_dir: Path,
+        *,
+        program: Sequence[str] = tuple(AIRFLOW),
+        user: str | None = None,
+    ) -> None:
         self.name = name
         self.args = list(args)
+        self.program = list(program)
+        self.user = user
         self.env = dict(env)
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -179,12 +221,15 @@ class Component:
 
     def start(self) -> None:
         self.starts += 1
+        command = [*self.program, *self.args]
         with self.log_path.open("ab") as log:
-            log.write(f"\n===== start #{self.starts}: airflow {' '.join(self.args)} =====\n".encode())
+            log.write(f"\n===== start #{self.starts}: {' '.join(command)} =====\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [*AIRFLOW, *self.args],
+                command,
                 env=self.env,
+                user=self.user,
+                group=None if self.user is None else _group_of(self.user),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -238,6 +283,9 @@ class Deployment:
     :param config: extra ``airflow.cfg`` settings, ``{"section": {"key": value}}``; they
         override the harness's own.
     :param env: extra environment variables for every component and CLI call.
+    :param topology: ``single`` (SQLite, one scheduler, the Local or Sequential executor) or
+        ``distributed`` (PostgreSQL, the CeleryExecutor with Redis, two schedulers and a Celery
+        worker: tests/distributed_support.py).
     """
 
     def __init__(
@@ -246,8 +294,12 @@ class Deployment:
         dag_files: Iterable[Path] = (),
         config: Mapping[str, Mapping[str, Any]] | None = None,
         env: Mapping[str, str] | None = None,
+        topology: str = "single",
     ) -> None:
+        if topology not in TOPOLOGIES:
+            raise ValueError(f"unknown topology {topology!r}; one of {TOPOLOGIES}")
         self.home = home
+        self.topology = topology
         self.dags_folder = home / "dags"
         self.dags_folder.mkdir(parents=True, exist_ok=True)
         for path in dag_files:
@@ -265,6 +317,7 @@ class Deployment:
         self._extra_config = config or {}
         self._extra_env = dict(env or {})
         self._token: str | None = None
+        self.services: Any = None  # distributed_support.BackingServices for ``distributed``
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -292,6 +345,8 @@ class Deployment:
             },
             "triggerer": {"job_heartbeat_sec": 1},
         }
+        if self.services is not None:
+            common["database"]["sql_alchemy_conn"] = self.services.sql_alchemy_conn
         if self.line == 3:
             common["core"].update(
                 {
@@ -323,7 +378,10 @@ class Deployment:
                     "task_instance_heartbeat_timeout_detection_interval": 5,
                 }
             )
-            common["workers"] = {"min_heartbeat_interval": 1}
+            # A task's supervisor waits 5 s for the Execution API by default (3.1.1+): too short for
+            # one API server process answering every task, the schedulers and the tests on a loaded
+            # 2-core machine; the task then fails with ReadTimeout before its code runs.
+            common["workers"] = {"min_heartbeat_interval": 1, "execution_api_timeout": 30}
         else:
             common["core"]["executor"] = "SequentialExecutor"  # 2.11 refuses any other on SQLite
             common["webserver"] = {
@@ -345,6 +403,9 @@ class Deployment:
                     "zombie_detection_interval": 5,
                 }
             )
+        if self.services is not None:
+            for section, options in self.services.airflow_settings(self.line).items():
+                common.setdefault(section, {}).update(options)
         for section, options in self._extra_config.items():
             common.setdefault(section, {}).update(options)
         return common
@@ -363,23 +424,38 @@ class Deployment:
 
     def _component_args(self) -> dict[str, list[str]]:
         if self.line == 3:
-            return {
+            args = {
                 "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.port)],
                 "scheduler": ["scheduler"],
                 "dag-processor": ["dag-processor"],
                 "triggerer": ["triggerer"],
             }
-        return {
-            "webserver": ["webserver", "--hostname", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
-            "scheduler": ["scheduler"],
-            "triggerer": ["triggerer"],
-        }
+        else:
+            args = {
+                "webserver": [
+                    *("webserver", "--hostname", "127.0.0.1", "--port", str(self.port), "--workers", "1")
+                ],
+                "scheduler": ["scheduler"],
+                "triggerer": ["triggerer"],
+            }
+        if self.services is not None:
+            args["scheduler-2"] = ["scheduler"]
+            args["worker"] = self.services.worker_args()
+        return args
 
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> Deployment:
         """Migrate the database, start the emulators and every component; wait until all are healthy."""
         started = time.monotonic()
+        log_dir = self.home / "component-logs"
+        log_dir.mkdir(exist_ok=True)
+        _running.append(self)
+        if self.topology == "distributed":
+            from distributed_support import BackingServices
+
+            self.services = BackingServices(log_dir)
+            self.services.start()
         self.emulator.start()
         self.hanging_api.start()
         self.hanging_api.fail_next(1000, action="hang", hang_seconds=120)  # the emulator allows 1..1000
@@ -394,13 +470,14 @@ class Deployment:
         migrated = self.airflow("db", "migrate", timeout=MIGRATE_TIMEOUT)
         if migrated.returncode != 0:
             pytest.fail(f"`airflow db migrate` failed:\n{tail(migrated.stdout + migrated.stderr)}")
-        log_dir = self.home / "component-logs"
-        log_dir.mkdir(exist_ok=True)
+        if self.services is not None:
+            self.services.store_connections(self)
         for name, args in self._component_args().items():
             self.components[name] = Component(name, args, self.env, log_dir)
             self.components[name].start()
-        _running.append(self)
         self.wait_until_healthy()
+        if self.services is not None:
+            self.services.wait_for_worker(self)
         self.startup_seconds = time.monotonic() - started
         return self
 
@@ -413,6 +490,8 @@ class Deployment:
             component.stop(timeout=deadline - time.monotonic())
         self.emulator.stop()
         self.hanging_api.stop()
+        if self.services is not None:
+            self.services.stop()
         with contextlib.suppress(ValueError):
             _running.remove(self)
 
@@ -463,8 +542,16 @@ class Deployment:
         if auth and self.line == 3:
             headers["Authorization"] = f"Bearer {self._bearer_token()}"
         request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)  # noqa: S310
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - our own server
-            raw = answer.read()
+        # A GET asked again cannot do anything twice: one more try when a loaded machine's API
+        # server has not answered in time.
+        for attempt in range(2 if method == "GET" else 1):
+            try:
+                with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as answer:  # noqa: S310
+                    raw = answer.read()
+                break
+            except TimeoutError:
+                if attempt or method != "GET":
+                    raise
         return json.loads(raw) if raw else None
 
     def _bearer_token(self) -> str:
@@ -580,11 +667,14 @@ class Deployment:
         return found
 
     def logs(self, lines: int = 60) -> str:
-        """The tail of each component's log, for a failure report."""
-        parts = [
-            f"----- {name} (pid {c.pid}) -----\n{c.log_tail(lines)}" for name, c in self.components.items()
-        ]
+        """The tail of each component's log (and of PostgreSQL's and Redis's), for a failure report."""
+        every = {**self.components, **(self.services.components if self.services is not None else {})}
+        parts = [f"----- {name} (pid {c.pid}) -----\n{c.log_tail(lines)}" for name, c in every.items()]
         return "\n".join(parts)
+
+    def schedulers(self) -> list[Component]:
+        """The scheduler components (``scheduler``, and ``scheduler-2`` in the distributed topology)."""
+        return [c for name, c in self.components.items() if name.split("-")[0] == "scheduler"]
 
 
 def _read(path: Path) -> str:
@@ -596,7 +686,15 @@ def _read(path: Path) -> str:
 
 # -- several deployments in one session -----------------------------------------------------
 
+
+def shared_dag_files() -> list[Path]:
+    """The shared deployment's DAG files: ``tests/dag_files/deployment/`` and the shared examples."""
+    return [*sorted(SHARED_DAG_FOLDER.glob("*.py")), *(EXAMPLE_DAGS / name for name in SHARED_EXAMPLES)]
+
+
 _running: list[Deployment] = []
+#: one line per deployment started in this session, for the end-of-session summary (conftest)
+STARTUP_TIMES: list[str] = []
 
 
 def log_report(lines: int = 80) -> str:
@@ -617,33 +715,34 @@ class Deployments:
         dag_files: Iterable[Path] | None = None,
         config: Mapping[str, Mapping[str, Any]] | None = None,
         env: Mapping[str, str] | None = None,
+        topology: str = "single",
     ) -> Deployment:
-        """The deployment called ``name``, started on first use.
+        """The deployment called ``name``, started on first use, in ``topology`` (see :class:`Deployment`).
 
         ``dag_files`` defaults to every file in ``tests/dag_files/deployment/``. Asking
         again for a name with other arguments is an error (a deployment starts once).
         """
-        if dag_files is None:
-            files = [
-                *sorted(SHARED_DAG_FOLDER.glob("*.py")),
-                *(EXAMPLE_DAGS / name for name in SHARED_EXAMPLES),
-            ]
-        else:
-            files = [Path(p) for p in dag_files]
+        files = shared_dag_files() if dag_files is None else [Path(p) for p in dag_files]
         settings = json.dumps(config or {}, sort_keys=True, default=str)
-        key = (tuple(files), settings, tuple(sorted((env or {}).items())))
+        key = (tuple(files), settings, tuple(sorted((env or {}).items())), topology)
         if name in self._started:
             deployment, started_with = self._started[name]
             if started_with != key:
                 raise ValueError(f"deployment {name!r} was already started with other DAG files or settings")
             return deployment
-        deployment = Deployment(self.base / name, files, config, env)
+        deployment = Deployment(self.base / name, files, config, env, topology)
         self._started[name] = (deployment, key)
         try:
             deployment.start()
         except BaseException:
             deployment.stop()
             raise
+        services = deployment.services
+        STARTUP_TIMES.append(
+            f"deployment {name!r} ({topology}, Airflow {version('apache-airflow')}): started in "
+            f"{deployment.startup_seconds:.0f} s"
+            + (f" (PostgreSQL and Redis {services.startup_seconds:.0f} s of it)" if services else "")
+        )
         return deployment
 
     def stop_all(self) -> None:

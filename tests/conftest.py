@@ -7,6 +7,7 @@ at it) comes from this project's own pytest plugin, registered through ``pytest1
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -93,15 +94,41 @@ def airflow_deployment(airflow_deployments: Any) -> Any:
     return airflow_deployments.get("default")
 
 
+@pytest.fixture(scope="session")
+def distributed_deployment(airflow_deployments: Any) -> Any:
+    """The shared distributed deployment (PostgreSQL, CeleryExecutor with Redis, two schedulers, a
+    Celery worker; tests/distributed_support.py), started once: the shared DAGs and the alerts DAGs,
+    with ``[signal_alerts]`` on (``airflow_support.ALERTS_CONFIG``)."""
+    from airflow_support import ALERTS_CONFIG, DAG_FILES, shared_dag_files
+    from distributed_support import require_servers
+
+    require_servers()
+    return airflow_deployments.get(
+        "distributed",
+        dag_files=[*shared_dag_files(), DAG_FILES / "alerts_dags.py"],
+        config=ALERTS_CONFIG,
+        topology="distributed",
+    )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """A failing test that used a real deployment gets the tail of each component's log."""
     outcome = yield
     report = outcome.get_result()
-    uses = {"airflow_deployment", "airflow_deployments"} & set(getattr(item, "fixturenames", ()))
-    if report.failed and uses:
+    # a test may ask for a deployment by name (request.getfixturevalue): any running one counts
+    if report.failed and "airflow_support" in sys.modules:
         from airflow_support import log_report
 
         logs = log_report()
         if logs:
             report.sections.append(("Airflow component logs", logs))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How long each real deployment took to start (the distributed one is the costly one)."""
+    if "airflow_support" in sys.modules:
+        from airflow_support import STARTUP_TIMES
+
+        for line in STARTUP_TIMES:
+            terminalreporter.write_line(line)

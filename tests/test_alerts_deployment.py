@@ -5,6 +5,10 @@ One deployment with ``[signal_alerts]`` on serves every scenario; each scenario 
 DAG (tests/dag_files/alerts_dags.py), so the per-DAG cooldown of one never holds back another.
 All first runs are started at once; each test waits for its own. The shared deployment, where
 alerts are off, shows that nothing is registered and ``end_from_trigger=True`` still works.
+
+The scenarios run in both topologies: ``single`` (SQLite, one scheduler) and ``distributed``
+(PostgreSQL, CeleryExecutor, two schedulers: each fires the listener for the runs it holds), the
+latter the shared ``distributed_deployment`` with the same ``[signal_alerts]`` settings.
 """
 
 from __future__ import annotations
@@ -20,28 +24,20 @@ from typing import Any
 import pytest
 
 from airflow_provider_signal.testing import ReceivedMessage
-from airflow_support import AIRFLOW_3, DAG_FILES, DEFAULT_DESTINATION, Deployment
+from airflow_support import AIRFLOW_3, ALERTS_CONFIG, DAG_FILES, DEFAULT_DESTINATION, TEAM_DATA, Deployment
 
-TEAM_DATA = "447700900555"
 RUN_TIMEOUT = 300.0
 STORM_RUNS = 10
-CONFIG = {
-    "signal_alerts": {
-        "enabled": "True",
-        "notify_on": "failure,recovery",
-        "mute_dag_ids": "alerts_scratch_*",
-        "routes": json.dumps({"team-data": [f"+{TEAM_DATA}"]}),
-        "cooldown": 900,
-        "send_timeout": 3,
-        "send_retries": 0,
-        "shutdown_timeout": 5,
-    }
-}
+CONFIG = ALERTS_CONFIG
+SINGLE_ONLY = pytest.mark.parametrize("alerts", ["single"], indirect=True)
 
 
-@pytest.fixture(scope="module")
-def alerts(airflow_deployments: Any) -> Deployment:
-    deployment: Deployment = airflow_deployments.get(
+@pytest.fixture(scope="module", params=["single", pytest.param("distributed", marks=pytest.mark.distributed)])
+def alerts(request: pytest.FixtureRequest) -> Deployment:
+    if request.param == "distributed":
+        distributed: Deployment = request.getfixturevalue("distributed_deployment")
+        return distributed
+    deployment: Deployment = request.getfixturevalue("airflow_deployments").get(
         "alerts", dag_files=[DAG_FILES / "alerts_dags.py"], config=CONFIG
     )
     return deployment
@@ -81,7 +77,8 @@ def wait_until(check: Callable[[], bool], what: str, deployment: Deployment, tim
 
 
 def scheduler_log(deployment: Deployment) -> str:
-    return Path(deployment.components["scheduler"].log_path).read_text(errors="replace")
+    """Every scheduler's log (two in the distributed topology), one after the other."""
+    return "\n".join(Path(c.log_path).read_text(errors="replace") for c in deployment.schedulers())
 
 
 def wait_for_alerts(
@@ -160,10 +157,10 @@ def test_ten_failures_in_the_cooldown_give_one_alert_and_the_next_counts_them_af
     )
     [first] = wait_for_alerts(alerts, "alerts_storm", 1)
     assert len(messages_about(alerts, "alerts_storm")) == 1 and "earlier failed" not in first.text
-    # A new scheduler, with the cooldown over (0): what was held back is known from the database only.
-    scheduler = alerts.components["scheduler"]
-    scheduler.env["AIRFLOW__SIGNAL_ALERTS__COOLDOWN"] = "0"
-    alerts.restart("scheduler")
+    # New schedulers, with the cooldown over (0): what was held back is known from the database only.
+    for scheduler in alerts.schedulers():
+        scheduler.env["AIRFLOW__SIGNAL_ALERTS__COOLDOWN"] = "0"
+        alerts.restart(scheduler.name)
     run_id = alerts.trigger("alerts_storm")
     finish(alerts, "alerts_storm", [run_id])
     _, second = wait_for_alerts(alerts, "alerts_storm", 2)
@@ -227,6 +224,7 @@ def _plugins(deployment: Deployment) -> dict[str, Any]:
     return {p["name"]: p for p in json.loads(listed.stdout[start:])}
 
 
+@SINGLE_ONLY
 def test_the_listener_is_registered_when_enabled(alerts: Deployment) -> None:
     plugin = _plugins(alerts)["signal_alerts"]
     assert "SignalAlertListener" in json.dumps(plugin.get("listeners"))

@@ -38,6 +38,23 @@ with DAG("dep_operator", start_date=START, schedule=None, catchup=False):
         destinations=["447700901001", "+44 7700 901002"],
     )
 
+# Only the distributed deployment stores `signal_stored` (in the metadata database, with
+# `airflow connections add`; no component has it in its environment): the operator and the task
+# callback read it on the Celery worker, the DAG-level callback in the DAG processor / scheduler.
+with DAG(
+    "dep_stored_connection",
+    start_date=START,
+    schedule=None,
+    catchup=False,
+    on_success_callback=signal_success_callback(["447700901703"], signal_conn_id="signal_stored"),
+):
+    SignalSendOperator(
+        task_id="send",
+        text="stored connection in {{ run_id }}",
+        signal_conn_id="signal_stored",
+        on_success_callback=signal_success_callback(["447700901702"], signal_conn_id="signal_stored"),
+    )
+
 with DAG(
     "dep_failure",
     start_date=START,
