@@ -53,7 +53,7 @@ html_static_path: list[str] = []
 
 # Pages the toctree lists that are written on other branches: left out of the toctree while
 # the file is missing, so the site builds either way (drop the name here once it is merged).
-OPTIONAL_PAGES = ("import-errors",)
+OPTIONAL_PAGES: tuple[str, ...] = ()
 
 
 def _drop_missing_optional_pages(app: Any, docname: str, source: list[str]) -> None:
