@@ -56,7 +56,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -695,6 +695,18 @@ def shared_dag_files() -> list[Path]:
 _running: list[Deployment] = []
 #: one line per deployment started in this session, for the end-of-session summary (conftest)
 STARTUP_TIMES: list[str] = []
+
+
+def wait_until(check: Callable[[], bool], what: str, deployment: Deployment, timeout: float = 120.0) -> None:
+    """Poll ``check`` every second until it holds; fail with ``what`` and the components' logs
+    after ``timeout`` seconds, or at once when a component has died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        deployment.check_components()
+        time.sleep(1)
+    pytest.fail(f"{what} within {timeout:g} s\n{deployment.logs()}")
 
 
 def log_report(lines: int = 80) -> str:

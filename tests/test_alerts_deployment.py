@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 
 from airflow_provider_signal.testing import ReceivedMessage
-from airflow_support import AIRFLOW_3, ALERTS_CONFIG, DAG_FILES, DEFAULT_DESTINATION, TEAM_DATA, Deployment
+from airflow_support import (
+    AIRFLOW_3,
+    ALERTS_CONFIG,
+    DAG_FILES,
+    DEFAULT_DESTINATION,
+    TEAM_DATA,
+    Deployment,
+    wait_until,
+)
 
 RUN_TIMEOUT = 300.0
 STORM_RUNS = 10
@@ -64,16 +72,6 @@ def about(dag_id: str) -> Callable[[ReceivedMessage], bool]:
 
 def messages_about(deployment: Deployment, dag_id: str) -> list[ReceivedMessage]:
     return [m for m in deployment.emulator.messages if about(dag_id)(m)]
-
-
-def wait_until(check: Callable[[], bool], what: str, deployment: Deployment, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        deployment.check_components()
-        time.sleep(1)
-    pytest.fail(f"{what} within {timeout:g} s\n{deployment.logs()}")
 
 
 def scheduler_log(deployment: Deployment) -> str:

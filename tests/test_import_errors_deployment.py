@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_signal.testing import ReceivedMessage
-from airflow_support import AIRFLOW_3, DAG_FILES, DEFAULT_DESTINATION, Deployment
+from airflow_support import AIRFLOW_3, DAG_FILES, DEFAULT_DESTINATION, Deployment, wait_until
 
 FILES = DAG_FILES / "imports"
 TEAM_DATA = "447700900556"
@@ -63,16 +63,6 @@ def about(name: str) -> Callable[[ReceivedMessage], bool]:
 
 def messages_about(deployment: Deployment, name: str) -> list[ReceivedMessage]:
     return [m for m in deployment.emulator.messages if about(name)(m)]
-
-
-def wait_until(check: Callable[[], bool], what: str, deployment: Deployment, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        deployment.check_components()
-        time.sleep(1)
-    pytest.fail(f"{what} within {timeout:g} s\n{deployment.logs()}")
 
 
 def wait_for_messages(deployment: Deployment, name: str, count: int) -> list[ReceivedMessage]:
