@@ -25,21 +25,19 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_signal.alerts import metrics
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.decision import Decision, Outcome, Reason, Rules, RunFacts, decide
+from airflow_provider_signal.alerts.delivery import SendOutcome, describe, run_link, send_alert
 from airflow_provider_signal.alerts.kinds import FAILURE
 from airflow_provider_signal.alerts.message import (
     FailedTask,
     RunEvent,
     RunReport,
-    failure_text,
-    recovery_text,
-    run_url,
 )
 
 log = logging.getLogger(__name__)
@@ -60,10 +58,6 @@ _KNOWN_MAX = 10_000
 RunKey = tuple[str, str, int]
 
 
-def _describe(event: RunEvent) -> str:
-    return f"DAG {event.dag_id!r} run {event.run_id!r}"
-
-
 def run_key(event: RunEvent) -> RunKey:
     return (event.dag_id, event.run_id, event.clear_number)
 
@@ -78,14 +72,6 @@ class Plan:
 
     report: RunReport
     recipients: list[str]
-
-
-@dataclass
-class SendOutcome:
-    delivered: bool
-    failed_recipients: list[str] = field(default_factory=list)
-    maybe_delivered: bool = False
-    cause: str = ""
 
 
 class AlertSender:
@@ -126,7 +112,7 @@ class AlertSender:
         if self._pid != os.getpid():  # a forked child inherits no thread: start afresh
             self._reset_after_fork()
         if self._closed:
-            log.error("Signal alert for %s not sent: the alert sender has been stopped.", _describe(event))
+            log.error("Signal alert for %s not sent: the alert sender has been stopped.", describe(event))
             return False
         try:
             self._queue.put_nowait(event)
@@ -136,7 +122,7 @@ class AlertSender:
             log.error(
                 "Signal alert for %s dropped from the queue: %d alerts are already waiting (queue_size); "
                 "the Signal API may be slow or down. A scheduler's sweep sends it later.",
-                _describe(event),
+                describe(event),
                 self.settings.queue_size,
             )
             return False
@@ -202,7 +188,7 @@ class AlertSender:
             log.error(
                 "Signal alert for %s not sent: the process stopped before its turn (shutdown_timeout %g s); "
                 "a scheduler's sweep sends it if one runs within max_delivery_age.",
-                _describe(event),
+                describe(event),
                 limit,
             )
         for key, (_, event) in list(self._retries.items()):
@@ -210,7 +196,7 @@ class AlertSender:
             log.error(
                 "Signal alert for %s not sent: the process stopped while it was being retried (%s); "
                 "a scheduler's sweep sends it if one runs within max_delivery_age.",
-                _describe(event),
+                describe(event),
                 self._causes.get(key, "the Signal API could not be reached"),
             )
         if thread is not None and thread.is_alive():
@@ -254,7 +240,7 @@ class AlertSender:
         try:
             self._handle(event)
         except BaseException as error:  # the thread must survive anything an alert raises
-            log.error("Signal alert for %s not sent: %s: %s", _describe(event), type(error).__name__, error)
+            log.error("Signal alert for %s not sent: %s: %s", describe(event), type(error).__name__, error)
         if key not in self._retries:
             self._known.pop(key, None)
             self._tries.pop(key, None)
@@ -279,7 +265,7 @@ class AlertSender:
             key = run_key(event)
             if key in self._known or key in self._retries:
                 continue
-            log.info("Signal alerts: %s failed without a recorded alert; deciding now.", _describe(event))
+            log.info("Signal alerts: %s failed without a recorded alert; deciding now.", describe(event))
             self._safely(event)
             handled += 1
         return handled
@@ -308,7 +294,7 @@ class AlertSender:
         if event.manual and not settings.alert_on_manual:
             if not records.run_state(session, event).record.decided:
                 records.record(session, records.SKIPPED, event, now, why="set by hand")
-            log.info("Signal alert for %s skipped: set by hand.", _describe(event))
+            log.info("Signal alert for %s skipped: set by hand.", describe(event))
             return None
         state = records.run_state(session, event)
         tags = list(event.tags) if event.tags is not None else records.dag_tags(session, event.dag_id)
@@ -326,7 +312,7 @@ class AlertSender:
             event,
             held=records.held_back_since(session, event.dag_id, dag.last_alert_id),
             last_alert_at=dag.history.last_delivered_at,
-            run_url=_run_url(event),
+            run_url=run_link(event),
             sent_again=decision.outcome is Outcome.SEND_AGAIN,
             unreachable=(state.record.first_failure, now) if state.record.first_failure else None,
         )
@@ -361,22 +347,22 @@ class AlertSender:
         reason = decision.reason
         if decision.outcome is Outcome.SKIP:
             level = logging.DEBUG if reason is Reason.ALREADY_DECIDED else logging.INFO
-            log.log(level, "Signal alert for %s not sent: %s.", _describe(event), reason.value)
+            log.log(level, "Signal alert for %s not sent: %s.", describe(event), reason.value)
             return
         if decision.outcome is Outcome.HOLD_BACK:
             records.record(session, records.HELD, event, now, why=reason.name)
             metrics.incr("held_back")
-            log.info("Signal alert for %s %s; the next alert will count it.", _describe(event), reason.value)
+            log.info("Signal alert for %s %s; the next alert will count it.", describe(event), reason.value)
         elif decision.outcome is Outcome.MUTE:
             records.record(session, records.MUTED, event, now)
             metrics.incr("muted")
-            log.info("Signal alert for %s not sent: the DAG is muted.", _describe(event))
+            log.info("Signal alert for %s not sent: the DAG is muted.", describe(event))
         else:
             records.record(session, records.GIVEN_UP, event, now, why=reason.name, cause=cause)
             metrics.incr("given_up")
             log.error(
                 "Signal alert for %s given up: %s%s.",
-                _describe(event),
+                describe(event),
                 reason.value,
                 f" (last cause: {cause})" if cause else "",
             )
@@ -426,7 +412,7 @@ class AlertSender:
         metrics.incr("retried")
         log.warning(
             "Signal alert for %s not delivered via connection %r (attempt %d): %s; %s in %g s.",
-            _describe(event),
+            describe(event),
             self.settings.conn_id,
             tries,
             outcome.cause,
@@ -436,40 +422,4 @@ class AlertSender:
 
     def send(self, report: RunReport, recipients: list[str]) -> SendOutcome:
         """Build the text and send it; never raise."""
-        from airflow_provider_signal.errors import SignalDeliveryError
-        from airflow_provider_signal.hooks.signal import SignalHook
-
-        settings = self.settings
-        event = report.event
-        hook = SignalHook(settings.conn_id, timeout=settings.send_timeout, retries=settings.send_retries)
-        try:
-            limit = hook.settings.max_text_length
-            if event.kind == FAILURE:
-                text = failure_text(
-                    report, max_tasks=settings.max_failed_tasks, limit=limit, redact=hook.redact
-                )
-            else:
-                text = recovery_text(report, limit=limit, redact=hook.redact)
-            results = hook.send_message(text, recipients or None)
-        except SignalDeliveryError as error:
-            failed = [f.destination for f in error.failures if f.destination]
-            maybe = any(f.maybe_delivered for f in error.failures)
-            return SendOutcome(False, failed, maybe, str(error))
-        except Exception as error:
-            return SendOutcome(False, list(recipients), False, f"{type(error).__name__}: {error}")
-        finally:
-            hook.close()
-        log.info(
-            "Signal %s alert for %s sent to %d recipient(s).", event.kind, _describe(event), len(results)
-        )
-        return SendOutcome(True)
-
-
-def _run_url(event: RunEvent) -> str | None:
-    from airflow import __version__ as airflow_version
-    from airflow.configuration import conf
-
-    major = int(airflow_version.split(".", 1)[0])
-    section = "api" if major >= 3 else "webserver"
-    base = conf.get(section, "base_url", fallback="") or ""
-    return run_url(base, event.dag_id, event.run_id, major)
+        return send_alert(self.settings, report, recipients)

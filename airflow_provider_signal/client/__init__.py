@@ -19,35 +19,79 @@ One concern per module:
 from __future__ import annotations
 
 from airflow_provider_signal.client.answers import (
-    FAILURES,
-    Failure,
-    FailureKind,
-    extract_error_text,
-    parse_success,
+    FAILURES as FAILURES,
 )
-from airflow_provider_signal.client.core import SignalClient
+from airflow_provider_signal.client.answers import (
+    Failure as Failure,
+)
+from airflow_provider_signal.client.answers import (
+    FailureKind as FailureKind,
+)
+from airflow_provider_signal.client.answers import (
+    extract_error_text as extract_error_text,
+)
+from airflow_provider_signal.client.answers import (
+    parse_success as parse_success,
+)
+from airflow_provider_signal.client.core import (
+    SignalClient,
+)
 from airflow_provider_signal.client.numbers import (
-    SignalNumberError,
-    check_number,
-    is_number,
-    is_whole,
-    parse_number,
+    SignalNumberError as SignalNumberError,
 )
-from airflow_provider_signal.client.redaction import Redactor, secret_pattern, secret_spellings
+from airflow_provider_signal.client.numbers import (
+    check_number as check_number,
+)
+from airflow_provider_signal.client.numbers import (
+    is_number as is_number,
+)
+from airflow_provider_signal.client.numbers import (
+    is_whole as is_whole,
+)
+from airflow_provider_signal.client.numbers import (
+    parse_number as parse_number,
+)
+from airflow_provider_signal.client.redaction import (
+    Redactor as Redactor,
+)
+from airflow_provider_signal.client.redaction import (
+    secret_pattern as secret_pattern,
+)
+from airflow_provider_signal.client.redaction import (
+    secret_spellings as secret_spellings,
+)
 from airflow_provider_signal.client.settings import (
-    BACKOFF_MAX,
-    DEFAULT_BACKOFF_FACTOR,
-    RETRY_AFTER_MAX,
-    RETRY_STATUSES,
+    BACKOFF_MAX as BACKOFF_MAX,
+)
+from airflow_provider_signal.client.settings import (
+    DEFAULT_BACKOFF_FACTOR as DEFAULT_BACKOFF_FACTOR,
+)
+from airflow_provider_signal.client.settings import (
+    RETRY_AFTER_MAX as RETRY_AFTER_MAX,
+)
+from airflow_provider_signal.client.settings import (
+    RETRY_STATUSES as RETRY_STATUSES,
+)
+from airflow_provider_signal.client.settings import (
     SignalClientSettings,
 )
-from airflow_provider_signal.client.transport import MAX_ANSWER_BYTES
+from airflow_provider_signal.client.transport import (
+    MAX_ANSWER_BYTES as MAX_ANSWER_BYTES,
+)
 from airflow_provider_signal.client.urls import (
-    ApiUrl,
-    api_url_with_port,
-    build_message_url,
-    parse_api_url,
-    shown_url,
+    ApiUrl as ApiUrl,
+)
+from airflow_provider_signal.client.urls import (
+    api_url_with_port as api_url_with_port,
+)
+from airflow_provider_signal.client.urls import (
+    build_message_url as build_message_url,
+)
+from airflow_provider_signal.client.urls import (
+    parse_api_url as parse_api_url,
+)
+from airflow_provider_signal.client.urls import (
+    shown_url as shown_url,
 )
 from airflow_provider_signal.errors import (
     SignalAPIError,
@@ -61,17 +105,10 @@ from airflow_provider_signal.errors import (
     SignalUnavailableError,
 )
 
+# The client's public surface is __all__ (documented in the API reference). The other names
+# are the single-module client's, kept importable from here for code written against it; their
+# homes are the modules above.
 __all__ = [
-    "BACKOFF_MAX",
-    "DEFAULT_BACKOFF_FACTOR",
-    "FAILURES",
-    "MAX_ANSWER_BYTES",
-    "RETRY_AFTER_MAX",
-    "RETRY_STATUSES",
-    "ApiUrl",
-    "Failure",
-    "FailureKind",
-    "Redactor",
     "SignalAPIError",
     "SignalAuthenticationError",
     "SignalClient",
@@ -80,20 +117,7 @@ __all__ = [
     "SignalInputError",
     "SignalMaybeDeliveredError",
     "SignalNotSentError",
-    "SignalNumberError",
     "SignalRateLimitError",
     "SignalRejectedError",
     "SignalUnavailableError",
-    "api_url_with_port",
-    "build_message_url",
-    "check_number",
-    "extract_error_text",
-    "is_number",
-    "is_whole",
-    "parse_api_url",
-    "parse_number",
-    "parse_success",
-    "secret_pattern",
-    "secret_spellings",
-    "shown_url",
 ]
