@@ -270,8 +270,11 @@ LINES ?= 3.0.6 3.1.8 3.2.2
 EXCLUDE_NEWER_3.0.6 := 2025-08-31
 EXCLUDE_NEWER_3.1.8 := 2026-03-13
 EXCLUDE_NEWER_3.2.2 := 2026-05-31
+# test_dags.py (the notifier and callbacks in real `dags test` runs, 15 runs) left out for time: the
+# suite grew past what CI allows with it on three more lines; run it on one with
+# `make test-lines LINES=3.0.6 LINE_TESTS=tests/test_dags.py`.
 LINE_TESTS ?= tests/test_provider.py tests/test_compat.py tests/test_hook.py tests/test_notifier.py \
-	tests/test_dags.py tests/test_example_dags.py tests/test_lines.py
+	tests/test_example_dags.py tests/test_lines.py
 # 3.2.2 -> 3.2
 line_of = $(word 1,$(subst ., ,$(1))).$(word 2,$(subst ., ,$(1)))
 
