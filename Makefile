@@ -24,7 +24,9 @@ EXTRAS = $(if $(filter 2 3,$(LINE)),test$(comma)distributed,test)
 ## make test: Chromium for the browser test, PostgreSQL and Redis for the distributed deployment
 ## (services), the release build (dist), the docs site (docs: warnings are errors; tests/test_docs.py
 ## then checks it), the tests that prove the dependency floors (lowest), then lint, type-check and
-## every test on Airflow 3.x (with the wheel smoke test), then on Airflow 2.11, then the provider's tests on the older 3.x lines (test-lines).
+## every test on Airflow 3.x (with the wheel smoke test), then on Airflow 2.11. The provider's tests on the
+## older 3.x lines (make test-lines, about 10 min) are not part of it for now: with the distributed and
+## import-error deployments the suite is already near CI's time limit; run them by hand.
 test:
 	$(MAKE) chromium
 	$(MAKE) services
@@ -33,7 +35,6 @@ test:
 	$(MAKE) lowest
 	$(MAKE) check LINE=3
 	$(MAKE) check LINE=2
-	$(MAKE) test-lines
 
 test-airflow3:
 	$(MAKE) check LINE=3
@@ -270,11 +271,8 @@ LINES ?= 3.0.6 3.1.8 3.2.2
 EXCLUDE_NEWER_3.0.6 := 2025-08-31
 EXCLUDE_NEWER_3.1.8 := 2026-03-13
 EXCLUDE_NEWER_3.2.2 := 2026-05-31
-# test_dags.py (the notifier and callbacks in real `dags test` runs, 15 runs) left out for time: the
-# suite grew past what CI allows with it on three more lines; run it on one with
-# `make test-lines LINES=3.0.6 LINE_TESTS=tests/test_dags.py`.
 LINE_TESTS ?= tests/test_provider.py tests/test_compat.py tests/test_hook.py tests/test_notifier.py \
-	tests/test_example_dags.py tests/test_lines.py
+	tests/test_dags.py tests/test_example_dags.py tests/test_lines.py
 # 3.2.2 -> 3.2
 line_of = $(word 1,$(subst ., ,$(1))).$(word 2,$(subst ., ,$(1)))
 
