@@ -206,3 +206,20 @@ def test_the_settings_accept_import_error_and_its_keys() -> None:
     assert (parsed.import_error_interval, parsed.import_error_window) == (2.5, 0)
     with pytest.raises(SignalInputError, match=r"import_error_interval = '0': must be at least 0.5"):
         parse_settings({"import_error_interval": "0"}.get)
+
+
+@pytest.mark.parametrize("limit", [200, 320, 600])
+def test_a_short_limit_keeps_the_title_the_files_the_count_and_a_whole_link(limit: int) -> None:
+    link = "http://airflow.example:8080/dags?" + "q" * 40
+    reports = [
+        FileReport(f"team/etl_{n}.py", dag_ids=(f"etl_{n}",), error="ValueError: " + "x" * 300, first_seen=T0)
+        for n in range(7)
+    ]
+    text = broken_text(reports, link=link, max_files=5, limit=limit)
+    assert len(text) <= limit
+    assert text.startswith("❌ Airflow DAG file broken")
+    assert "And 2 more" in text  # the count is never cut off
+    for line in text.splitlines():  # the link is whole or left out, never half a URL
+        assert "http://" not in line or line == f"Import errors: {link}"
+    fixed = fixed_text(reports[:1], link=link, limit=60)
+    assert len(fixed) <= 60 and "✅ Airflow DAG file fixed" in fixed

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from airflow_provider_signal.formatting import format_date, format_duration
+from airflow_provider_signal.shortening import Line, fit
 from airflow_provider_signal.shortening import cut as shorten
-from airflow_provider_signal.shortening import fit_text
 
 BROKEN_TITLE = "❌ Airflow DAG file broken"
 FIXED_TITLE = "✅ Airflow DAG file fixed"
@@ -60,47 +60,56 @@ def _rest(reports: list[FileReport], max_files: int) -> tuple[list[FileReport], 
     return shown, shorten(f"And {len(rest)} more: {names}", _LINE_MAX)
 
 
+def _message(title: str, files: list[list[Line]], rest: str | None, link: Line | None, limit: int) -> str:
+    """Title, one block per file, the "And N more" count and the link, fitted as every alert is:
+    the error lines shortened first, the count never cut, the link whole or left out."""
+    lines = [Line(title, cut=False, rank=0)]
+    for index, block in enumerate(files):
+        if index:
+            lines.append(Line("", rank=1))
+        lines += block
+    if rest:
+        lines += [Line("", rank=1), Line(rest, cut=False, rank=4)]
+    if link is not None:
+        lines.append(link)
+    return fit(lines, limit)
+
+
 def broken_text(
     reports: list[FileReport], *, link: str | None = None, max_files: int = 5, limit: int = 2000
 ) -> str:
     """One message for files that stopped importing (or whose error changed)."""
-    lines = [_title(BROKEN_TITLE, len(reports))]
     shown, rest = _rest(reports, max_files)
-    for index, report in enumerate(shown):
-        if index:
-            lines.append("")
-        lines.append(_file_line(report))
-        lines.append(_dags_line(report))
+    files = []
+    for report in shown:
         label = "New error" if report.changed else "Error"
-        lines.append(f"{label}: {shorten(report.error, _ERROR_MAX)}")
+        block = [
+            Line(_file_line(report), rank=0),
+            Line(_dags_line(report), rank=3),
+            Line(f"{label}: {shorten(report.error, _ERROR_MAX)}", rank=2),
+        ]
         if report.first_seen is not None:
-            lines.append(f"First seen: {format_date(report.first_seen)}")
-    if rest:
-        lines += ["", rest]
-    if link:
-        lines.append(f"Import errors: {link}")
-    return fit_text("\n".join(lines), limit)
+            block.append(Line(f"First seen: {format_date(report.first_seen)}", rank=1))
+        files.append(block)
+    url = Line(f"Import errors: {link}", link=True, rank=3) if link else None
+    return _message(_title(BROKEN_TITLE, len(reports)), files, rest, url, limit)
 
 
 def fixed_text(
     reports: list[FileReport], *, link: str | None = None, max_files: int = 5, limit: int = 2000
 ) -> str:
     """One message for files that import again."""
-    lines = [_title(FIXED_TITLE, len(reports))]
     shown, rest = _rest(reports, max_files)
-    for index, report in enumerate(shown):
-        if index:
-            lines.append("")
-        lines.append(_file_line(report))
+    files = []
+    for report in shown:
+        block = [Line(_file_line(report), rank=0)]
         if report.dag_ids:
-            lines.append(_dags_line(report))
+            block.append(Line(_dags_line(report), rank=3))
         if report.broken_for is not None:
-            lines.append(f"Broken for: {format_duration(report.broken_for)}")
-    if rest:
-        lines += ["", rest]
-    if link:
-        lines.append(f"Link: {link}")
-    return fit_text("\n".join(lines), limit)
+            block.append(Line(f"Broken for: {format_duration(report.broken_for)}", rank=2))
+        files.append(block)
+    url = Line(f"Link: {link}", link=True, rank=3) if link else None
+    return _message(_title(FIXED_TITLE, len(reports)), files, rest, url, limit)
 
 
 def import_errors_url(base_url: str, airflow_major: int) -> str | None:
