@@ -22,7 +22,12 @@ from airflow_support import json_output, run_airflow
 
 DAG_FILES = Path(__file__).parent / "dag_files"
 LOGICAL_DATE = "2026-01-01T00:00:00+00:00"
-DOWN_CONN = {"conn_type": "signal", "login": "down-system", "password": "down-password-1", "host": "http://127.0.0.1:9"}
+DOWN_CONN = {
+    "conn_type": "signal",
+    "login": "down-system",
+    "password": "down-password-1",
+    "host": "http://127.0.0.1:9",
+}
 WAREHOUSE_PASSWORD = "wh-Secret-7781"
 WAREHOUSE_URI = f"postgres://etl:{WAREHOUSE_PASSWORD}@127.0.0.1:9/etl"
 
