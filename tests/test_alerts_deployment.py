@@ -3,18 +3,19 @@ listener, its background sender and the emulator, with DAGs that have no callbac
 
 One deployment with ``[signal_alerts]`` on serves every scenario; each scenario has its own
 DAG (tests/dag_files/alerts_dags.py), so the per-DAG cooldown of one never holds back another.
-All first runs are started at once; each test waits for its own. The shared deployment, where
-alerts are off, shows that nothing is registered and ``end_from_trigger=True`` still works.
+All first runs are started at once; each test waits for its own. That nothing is registered
+while alerts are off is shown by a DagBag, which refuses ``end_from_trigger=True`` beside a listener.
 
 The scenarios run in both topologies: ``single`` (SQLite, one scheduler) and ``distributed``
-(PostgreSQL, CeleryExecutor, two schedulers: each fires the listener for the runs it holds), the
-latter the shared ``distributed_deployment`` with the same ``[signal_alerts]`` settings.
+(PostgreSQL, CeleryExecutor, two schedulers: each fires the listener for the runs it holds): the
+two shared deployments, which have the same ``[signal_alerts]`` settings.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -31,23 +32,23 @@ from airflow_support import (
     DEFAULT_DESTINATION,
     TEAM_DATA,
     Deployment,
+    isolated_env,
+    run_command,
     wait_until,
 )
 
 RUN_TIMEOUT = 300.0
 STORM_RUNS = 10
 CONFIG = ALERTS_CONFIG
+TOPOLOGIES = ["single", pytest.param("distributed", marks=pytest.mark.distributed)]
 SINGLE_ONLY = pytest.mark.parametrize("alerts", ["single"], indirect=True)
 
 
-@pytest.fixture(scope="module", params=["single", pytest.param("distributed", marks=pytest.mark.distributed)])
-def alerts(request: pytest.FixtureRequest) -> Deployment:
-    if request.param == "distributed":
-        distributed: Deployment = request.getfixturevalue("distributed_deployment")
-        return distributed
-    deployment: Deployment = request.getfixturevalue("airflow_deployments").get(
-        "alerts", dag_files=[DAG_FILES / "alerts_dags.py"], config=CONFIG
-    )
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def alerts(request: pytest.FixtureRequest, airflow_deployments: Any) -> Deployment:
+    """The shared deployment of the topology (both have ``[signal_alerts]`` on)."""
+    name = "airflow_deployment" if request.param == "single" else "distributed_deployment"
+    deployment: Deployment = request.getfixturevalue(name)
     return deployment
 
 
@@ -228,13 +229,33 @@ def test_the_listener_is_registered_when_enabled(alerts: Deployment) -> None:
     assert "SignalAlertListener" in json.dumps(plugin.get("listeners"))
 
 
-def test_alerts_off_register_nothing_and_end_from_trigger_still_works(airflow_deployment: Any) -> None:
-    deployment: Deployment = airflow_deployment
-    plugin = _plugins(deployment).get("signal_alerts")
-    assert plugin is not None and not plugin.get("listeners")
-    run_id = deployment.trigger("alerts_off_end_from_trigger")
-    failing = deployment.trigger("alerts_off_failing")
-    finish(deployment, "alerts_off_end_from_trigger", [run_id], expected="success")
-    finish(deployment, "alerts_off_failing", [failing])
-    time.sleep(3)
-    assert messages_about(deployment, "alerts_off_failing") == []
+#: loads the DAG files of a folder in a DagBag, as the DAG processor does, and prints what it got
+BAG_SCRIPT = """
+import json, sys
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:  # Airflow 2.11
+    from airflow.models.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+errors = [str(error) for error in bag.import_errors.values()]
+print("BAG " + json.dumps({"dags": sorted(bag.dag_ids), "errors": errors}))
+"""
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_alerts_off_register_no_listener_so_end_from_trigger_dags_load(enabled: bool, tmp_path: Path) -> None:
+    # Airflow refuses a task with end_from_trigger=True when any listener is registered.
+    env = {
+        **isolated_env(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__SIGNAL_ALERTS__ENABLED": str(enabled),
+    }
+    loaded = run_command(
+        [sys.executable, "-c", BAG_SCRIPT, str(DAG_FILES / "end_from_trigger_dags.py")], env=env, timeout=120
+    )
+    assert loaded.returncode == 0, loaded.stdout[-2000:] + loaded.stderr[-2000:]
+    bag = json.loads(loaded.stdout.split("BAG ", 1)[1])
+    if enabled:
+        assert bag["dags"] == [] and "Listeners are not supported with end_from_trigger" in bag["errors"][0]
+    else:
+        assert bag == {"dags": ["end_from_trigger"], "errors": []}
