@@ -63,6 +63,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_signal.testing import SignalAPIEmulator
+from statsd_support import StatsdListener
 
 AIRFLOW = [sys.executable, "-m", "airflow"]
 AIRFLOW_VERSION = tuple(int(part) for part in version("apache-airflow").split(".")[:2])
@@ -94,6 +95,8 @@ ALERTS_CONFIG: dict[str, dict[str, Any]] = {
     }
 }
 TOPOLOGIES = ("single", "distributed")
+#: ``[metrics] statsd_prefix`` of every deployment
+METRICS_PREFIX = "airflow"
 
 MIGRATE_TIMEOUT = 300.0
 START_TIMEOUT = 240.0
@@ -314,12 +317,15 @@ class Deployment:
         self.emulator = SignalAPIEmulator(system_id="deployment", password="deployment-password-1")
         #: a Signal API that reads each request and never answers (connection ``signal_hang``)
         self.hanging_api = SignalAPIEmulator(system_id="hang", password="hang-password-1")
+        #: the StatsD server ``[metrics]`` points at (Airflow's own metrics and ``signal_alerts.*``)
+        self.statsd = StatsdListener()
         self.env: dict[str, str] = {}
         self.components: dict[str, Component] = {}
         self.startup_seconds = 0.0
         self._extra_config = config or {}
         self._extra_env = dict(env or {})
         self._token: str | None = None
+        self._down: set[str] = set()  # components a test killed and has not started again
         self.services: Any = None  # distributed_support.BackingServices for ``distributed``
 
     # -- set-up -------------------------------------------------------------------------
@@ -347,6 +353,12 @@ class Deployment:
                 "scheduler_idle_sleep_time": 0.5,
             },
             "triggerer": {"job_heartbeat_sec": 1},
+            "metrics": {
+                "statsd_on": "True",
+                "statsd_host": "127.0.0.1",
+                "statsd_port": self.statsd.port,
+                "statsd_prefix": METRICS_PREFIX,
+            },
         }
         if self.services is not None:
             common["database"]["sql_alchemy_conn"] = self.services.sql_alchemy_conn
@@ -463,6 +475,7 @@ class Deployment:
             self.services.start()
         self.emulator.start()
         self.hanging_api.start()
+        self.statsd.start()
         self.hanging_api.fail_next(1000, action="hang", hang_seconds=120)  # the emulator allows 1..1000
         self.env = {
             **isolated_env(self.home),
@@ -495,6 +508,7 @@ class Deployment:
             component.stop(timeout=deadline - time.monotonic())
         self.emulator.stop()
         self.hanging_api.stop()
+        self.statsd.stop()
         if self.services is not None:
             self.services.stop()
         with contextlib.suppress(ValueError):
@@ -525,9 +539,30 @@ class Deployment:
             time.sleep(POLL_SECONDS)
         pytest.fail(f"Airflow not healthy within {timeout:g} s (last health: {last}).\n{self.logs()}")
 
+    def kill(self, *names: str) -> None:
+        """SIGKILL components (an OOM kill, a lost node), each by its process group; they stay down,
+        and :meth:`check_components` lets them be, until :meth:`start_again`."""
+        for name in names:
+            process = self.components[name].process
+            assert process is not None, f"{name} is not running"
+            os.killpg(process.pid, signal.SIGKILL)
+            self._down.add(name)
+        for name in names:
+            process = self.components[name].process
+            assert process is not None
+            process.wait(timeout=30)
+
+    def start_again(self, name: str) -> None:
+        """Start a component that :meth:`kill` stopped (nothing if it is not down)."""
+        if name in self._down:
+            self.components[name].start()
+            self._down.discard(name)
+
     def check_components(self) -> None:
-        """Fail the test, with the log, if any component has exited."""
+        """Fail the test, with the log, if any component has exited (not one killed on purpose)."""
         for component in self.components.values():
+            if component.name in self._down:
+                continue
             code = component.exited()
             if code is not None:
                 pytest.fail(f"airflow {component.name} exited with {code}:\n{component.log_tail(120)}")

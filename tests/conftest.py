@@ -109,6 +109,15 @@ def distributed_deployment(airflow_deployments: Any) -> Any:
     return airflow_deployments.get("distributed", config=ALERTS_CONFIG, topology="distributed")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--deployments-first",
+        action="store_true",
+        help="run the tests on real deployments first instead of last (make test runs two Airflow "
+        "lines at once: one starts with its deployments, the other with the rest)",
+    )
+
+
 #: ``id(item)`` of the last test on each topology's deployment -> that topology
 _LAST_USERS = pytest.StashKey[dict[int, str]]()
 
@@ -125,15 +134,18 @@ def _topology(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Tests on a real deployment run last: those on the single-node one, then those on the
-    distributed one (each group in collection order), so one deployment at a time is up and takes
-    CPU. The last test of each topology is remembered: ``pytest_runtest_teardown`` stops that
-    topology's deployment after it. (A module-scoped fixture of a parametrized module is set up
-    per topology anyway, so splitting a module by topology sets nothing up twice.)"""
+    """Tests on a real deployment run last (first with ``--deployments-first``): those on the
+    single-node one, then those on the distributed one (each group in collection order), so one
+    deployment at a time is up and takes CPU. The last test of each topology is remembered:
+    ``pytest_runtest_teardown`` stops that topology's deployment after it. (A module-scoped
+    fixture of a parametrized module is set up per topology anyway, so splitting a module by
+    topology sets nothing up twice.)"""
+
+    first = config.getoption("deployments_first")
 
     def group(item: pytest.Item) -> int:
         if not _uses_a_deployment(item):
-            return 0
+            return -1 if not first else 3
         return 1 if _topology(item) == "single" else 2
 
     items.sort(key=group)  # stable: collection order within each group

@@ -30,6 +30,7 @@ from airflow_support import (
     ALERTS_CONFIG,
     DAG_FILES,
     DEFAULT_DESTINATION,
+    METRICS_PREFIX,
     TEAM_DATA,
     Deployment,
     isolated_env,
@@ -135,7 +136,7 @@ def test_a_routed_dag_alerts_its_team_only(alerts: Deployment, first_runs: dict[
     assert message.destination == TEAM_DATA
 
 
-def test_a_recovery_follows_the_failure(alerts: Deployment, first_runs: dict[str, list[str]]) -> None:
+def test_fail_recover_fail_gives_three_messages(alerts: Deployment, first_runs: dict[str, list[str]]) -> None:
     finish(alerts, "alerts_recovery", first_runs["alerts_recovery"])
     wait_for_alerts(alerts, "alerts_recovery", 1)
     run_id = alerts.trigger("alerts_recovery", {"fail": False})
@@ -143,6 +144,11 @@ def test_a_recovery_follows_the_failure(alerts: Deployment, first_runs: dict[str
     failure, recovery = wait_for_alerts(alerts, "alerts_recovery", 2)
     assert failure.text.startswith("❌ Airflow DAG run failed")
     assert recovery.text.startswith("✅ Airflow DAG recovered") and f"Run: {run_id}" in recovery.text
+    # failing again within the cooldown: the recovery ended it, so this failure alerts too
+    again = alerts.trigger("alerts_recovery", {"fail": True})
+    finish(alerts, "alerts_recovery", [again])
+    *_, third = wait_for_alerts(alerts, "alerts_recovery", 3)
+    assert third.text.startswith("❌ Airflow DAG run failed") and f"Run: {again}" in third.text
 
 
 def test_ten_failures_in_the_cooldown_give_one_alert_and_the_next_counts_them_after_a_restart(
@@ -194,6 +200,31 @@ def test_a_hanging_api_never_holds_up_the_scheduler(
     assert messages_about(alerts, "alerts_hang_victim") == []
     assert "alerts_hang_victim" in scheduler_log(alerts)
     print(f"6 runs (3 failing into a hanging API, 3 healthy) finished in {took:.0f} s")
+
+
+def test_alerts_are_counted_in_airflows_metrics_on_a_real_statsd_socket(
+    alerts: Deployment, first_runs: dict[str, list[str]]
+) -> None:
+    for dag_id, run_ids in first_runs.items():
+        finish(alerts, dag_id, run_ids)
+    prefix = f"{METRICS_PREFIX}.signal_alerts."
+    names = {f"{prefix}{name}" for name in ("delivered", "held_back", "muted")}
+    wait_until(
+        lambda: names <= set(alerts.statsd.counts(prefix)),
+        f"not every one of {sorted(names)} on the StatsD socket",
+        alerts,
+    )
+    counts = alerts.statsd.counts(prefix)
+    # the earlier scenarios: a routed alert, one naming two failures, a failure and its recovery,
+    # the storm's first alert and the one after the restart: each delivered alert counted once
+    delivered = [m for m in alerts.emulator.messages if m.text.startswith(("❌ Airflow DAG run", "✅"))]
+    assert 6 <= counts[f"{prefix}delivered"] <= len(delivered)
+    assert counts[f"{prefix}held_back"] >= STORM_RUNS - 1
+    assert counts[f"{prefix}muted"] >= 2
+    delays = alerts.statsd.timings(f"{prefix}delivery_delay")
+    assert len(delays) == counts[f"{prefix}delivered"] and all(delay >= 0 for delay in delays)
+    # Airflow's own metrics reach the same socket: the listener uses Airflow's Stats, not its own
+    assert any(line.startswith(f"{METRICS_PREFIX}.scheduler_heartbeat:") for line in alerts.statsd.lines)
 
 
 @pytest.mark.skipif(

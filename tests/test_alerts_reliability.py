@@ -8,14 +8,12 @@ attempt that did not arrive, retried with back-off) is the same, only the number
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from typing import Any
 
 import pytest
 
-from airflow_support import Deployment
+from airflow_support import METRICS_PREFIX, Deployment
 from test_alerts_deployment import (
     TOPOLOGIES,
     finish,
@@ -50,27 +48,25 @@ def test_an_alert_during_an_outage_arrives_later_saying_it_was_delayed(deploymen
     [message] = wait_for_alerts(deployment, "alerts_outage", 1, timeout=90)
     assert f"Run: {run_id}" in message.text
     assert "Delayed: the Signal API could not be reached from " in message.text
+    prefix = f"{METRICS_PREFIX}.signal_alerts."
+    assert deployment.statsd.counts(prefix)[f"{prefix}retried"] >= 1  # the outage's retries, on StatsD
 
 
 def test_every_scheduler_killed_right_after_a_run_failed_still_alerts(deployment: Deployment) -> None:
-    schedulers = deployment.schedulers()  # two in the distributed deployment: both are killed
+    names = [scheduler.name for scheduler in deployment.schedulers()]  # two in the distributed one
     deployment.emulator.fail_next(1000, action="hang", hang_seconds=120)  # nothing gets out before the kill
     try:
         run_id = deployment.trigger("alerts_killed")
         finish(deployment, "alerts_killed", [run_id])
-        for scheduler in schedulers:
-            assert scheduler.process is not None
-            os.killpg(scheduler.process.pid, signal.SIGKILL)
-        for scheduler in schedulers:
-            assert scheduler.process is not None
-            scheduler.process.wait(timeout=30)
+        deployment.kill(*names)
+        deployment.emulator.clear_faults()
+        deployment.start_again(names[0])  # one scheduler started again finds the run without an outcome
+        [message] = wait_for_alerts(deployment, "alerts_killed", 1, timeout=120)
+        assert f"Run: {run_id}" in message.text
     finally:
         deployment.emulator.clear_faults()
-    schedulers[0].start()  # one scheduler started again finds the run without an outcome
+        for name in names:  # the deployment as it was, for the tests after this one
+            deployment.start_again(name)
     deployment.wait_until_healthy()
-    [message] = wait_for_alerts(deployment, "alerts_killed", 1, timeout=120)
-    assert f"Run: {run_id}" in message.text
-    for scheduler in schedulers[1:]:  # the deployment as it was, for the tests after this one
-        scheduler.start()
     time.sleep(10)  # a sweep or two later, by every scheduler: still one message
     assert len(messages_about(deployment, "alerts_killed")) == 1
