@@ -17,17 +17,16 @@ The fixtures (registered in ``tests/conftest.py``)::
         assert airflow_deployment.task_states("my_dag", run_id) == {"t": "success"}
         texts = [m.text for m in airflow_deployment.emulator.messages]
 
-    def test_y(airflow_deployments):            # a second deployment with its own settings
-        alerts = airflow_deployments.get(
-            "alerts",
-            dag_files=[DAG_FILES / "alerts_dags.py"],
-            config={"signal_alerts": {"enabled": "True"}},
-            env={"MY_VAR": "1"},
-        )
+    def test_y(airflow_deployments):            # a deployment with its own settings (costly: avoid)
+        other = airflow_deployments.get("other", config={"signal_alerts": {"enabled": "False"}})
 
-The shared deployment loads every DAG file in ``tests/dag_files/deployment/`` and
-``example_dags/example_signal_approval.py``: a test module that only needs DAGs adds its
-file to that folder. Connections every deployment defines
+Starting a deployment is the largest cost of the suite (40-90 s, and every running one takes CPU
+from the tests that follow), so there are two, each started once per session and shared: the
+single-node one (``airflow_deployment``) and the distributed one (``distributed_deployment``), both
+with ``[signal_alerts]`` on (:data:`ALERTS_CONFIG`). conftest runs the tests that use a deployment
+last and stops each deployment after the last test that needs it. Both load
+:func:`shared_dag_files`: a test module that only needs DAGs adds its file to
+``tests/dag_files/deployment/``. Connections every deployment defines
 (environment variables, so every component reads them):
 
 - ``signal_default``: the emulator (:attr:`Deployment.emulator`), default recipient
@@ -64,6 +63,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_signal.testing import SignalAPIEmulator
+from statsd_support import StatsdListener
 
 AIRFLOW = [sys.executable, "-m", "airflow"]
 AIRFLOW_VERSION = tuple(int(part) for part in version("apache-airflow").split(".")[:2])
@@ -75,22 +75,28 @@ EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 SHARED_EXAMPLES = ("example_signal_approval.py",)
 DEFAULT_DESTINATION = "447700900999"
 FINISHED = frozenset({"success", "failed"})
-#: the team route of the alerts deployments (tests/test_alerts_deployment.py)
+#: the team route of the shared deployments' alerts (tests/test_alerts_deployment.py, imports too)
 TEAM_DATA = "447700900555"
-#: ``[signal_alerts]`` of the alerts deployments (the single-node one and the distributed one)
+#: ``[signal_alerts]`` of both shared deployments (the single-node one and the distributed one):
+#: alerts on failure, recovery and import errors, a 5 s sweep so a crash test need not wait 30 s
 ALERTS_CONFIG: dict[str, dict[str, Any]] = {
     "signal_alerts": {
         "enabled": "True",
-        "notify_on": "failure,recovery",
+        "notify_on": "failure,recovery,import_error",
         "mute_dag_ids": "alerts_scratch_*",
         "routes": json.dumps({"team-data": [f"+{TEAM_DATA}"]}),
         "cooldown": 900,
         "send_timeout": 3,
         "send_retries": 0,
         "shutdown_timeout": 5,
+        "sweep_interval": 5,
+        "import_error_interval": 2,
+        "import_error_window": 15,
     }
 }
 TOPOLOGIES = ("single", "distributed")
+#: ``[metrics] statsd_prefix`` of every deployment
+METRICS_PREFIX = "airflow"
 
 MIGRATE_TIMEOUT = 300.0
 START_TIMEOUT = 240.0
@@ -311,12 +317,15 @@ class Deployment:
         self.emulator = SignalAPIEmulator(system_id="deployment", password="deployment-password-1")
         #: a Signal API that reads each request and never answers (connection ``signal_hang``)
         self.hanging_api = SignalAPIEmulator(system_id="hang", password="hang-password-1")
+        #: the StatsD server ``[metrics]`` points at (Airflow's own metrics and ``signal_alerts.*``)
+        self.statsd = StatsdListener()
         self.env: dict[str, str] = {}
         self.components: dict[str, Component] = {}
         self.startup_seconds = 0.0
         self._extra_config = config or {}
         self._extra_env = dict(env or {})
         self._token: str | None = None
+        self._down: set[str] = set()  # components a test killed and has not started again
         self.services: Any = None  # distributed_support.BackingServices for ``distributed``
 
     # -- set-up -------------------------------------------------------------------------
@@ -344,6 +353,12 @@ class Deployment:
                 "scheduler_idle_sleep_time": 0.5,
             },
             "triggerer": {"job_heartbeat_sec": 1},
+            "metrics": {
+                "statsd_on": "True",
+                "statsd_host": "127.0.0.1",
+                "statsd_port": self.statsd.port,
+                "statsd_prefix": METRICS_PREFIX,
+            },
         }
         if self.services is not None:
             common["database"]["sql_alchemy_conn"] = self.services.sql_alchemy_conn
@@ -391,6 +406,8 @@ class Deployment:
                 "workers": 1,
                 "secret_key": secrets.token_hex(16),
                 "worker_refresh_batch_size": 0,
+                # a loaded 2-core machine starts 2.11's gunicorn slowly: more than its 120 s default
+                "web_server_master_timeout": 600,
                 "reload_on_plugin_change": "False",
             }
             common["api"] = {"auth_backends": "airflow.api.auth.backend.default"}
@@ -458,6 +475,7 @@ class Deployment:
             self.services.start()
         self.emulator.start()
         self.hanging_api.start()
+        self.statsd.start()
         self.hanging_api.fail_next(1000, action="hang", hang_seconds=120)  # the emulator allows 1..1000
         self.env = {
             **isolated_env(self.home),
@@ -490,6 +508,7 @@ class Deployment:
             component.stop(timeout=deadline - time.monotonic())
         self.emulator.stop()
         self.hanging_api.stop()
+        self.statsd.stop()
         if self.services is not None:
             self.services.stop()
         with contextlib.suppress(ValueError):
@@ -520,9 +539,30 @@ class Deployment:
             time.sleep(POLL_SECONDS)
         pytest.fail(f"Airflow not healthy within {timeout:g} s (last health: {last}).\n{self.logs()}")
 
+    def kill(self, *names: str) -> None:
+        """SIGKILL components (an OOM kill, a lost node), each by its process group; they stay down,
+        and :meth:`check_components` lets them be, until :meth:`start_again`."""
+        for name in names:
+            process = self.components[name].process
+            assert process is not None, f"{name} is not running"
+            os.killpg(process.pid, signal.SIGKILL)
+            self._down.add(name)
+        for name in names:
+            process = self.components[name].process
+            assert process is not None
+            process.wait(timeout=30)
+
+    def start_again(self, name: str) -> None:
+        """Start a component that :meth:`kill` stopped (nothing if it is not down)."""
+        if name in self._down:
+            self.components[name].start()
+            self._down.discard(name)
+
     def check_components(self) -> None:
-        """Fail the test, with the log, if any component has exited."""
+        """Fail the test, with the log, if any component has exited (not one killed on purpose)."""
         for component in self.components.values():
+            if component.name in self._down:
+                continue
             code = component.exited()
             if code is not None:
                 pytest.fail(f"airflow {component.name} exited with {code}:\n{component.log_tail(120)}")
@@ -688,8 +728,14 @@ def _read(path: Path) -> str:
 
 
 def shared_dag_files() -> list[Path]:
-    """The shared deployment's DAG files: ``tests/dag_files/deployment/`` and the shared examples."""
-    return [*sorted(SHARED_DAG_FOLDER.glob("*.py")), *(EXAMPLE_DAGS / name for name in SHARED_EXAMPLES)]
+    """The shared deployments' DAG files: ``tests/dag_files/deployment/``, the shared examples, the
+    alerts scenarios (``alerts_dags.py``) and the import-error scenarios (``imports/``)."""
+    return [
+        *sorted(SHARED_DAG_FOLDER.glob("*.py")),
+        *(EXAMPLE_DAGS / name for name in SHARED_EXAMPLES),
+        DAG_FILES / "alerts_dags.py",
+        *sorted((DAG_FILES / "imports").glob("*.py")),
+    ]
 
 
 _running: list[Deployment] = []
@@ -720,6 +766,7 @@ class Deployments:
     def __init__(self, base: Path) -> None:
         self.base = base
         self._started: dict[str, tuple[Deployment, tuple[Any, ...]]] = {}
+        self._starts = 0
 
     def get(
         self,
@@ -731,8 +778,8 @@ class Deployments:
     ) -> Deployment:
         """The deployment called ``name``, started on first use, in ``topology`` (see :class:`Deployment`).
 
-        ``dag_files`` defaults to every file in ``tests/dag_files/deployment/``. Asking
-        again for a name with other arguments is an error (a deployment starts once).
+        ``dag_files`` defaults to :func:`shared_dag_files`. Asking again for a name with other
+        arguments is an error (a deployment starts once); after :meth:`stop` a name starts afresh.
         """
         files = shared_dag_files() if dag_files is None else [Path(p) for p in dag_files]
         settings = json.dumps(config or {}, sort_keys=True, default=str)
@@ -742,7 +789,8 @@ class Deployments:
             if started_with != key:
                 raise ValueError(f"deployment {name!r} was already started with other DAG files or settings")
             return deployment
-        deployment = Deployment(self.base / name, files, config, env, topology)
+        self._starts += 1
+        deployment = Deployment(self.base / f"{name}-{self._starts}", files, config, env, topology)
         self._started[name] = (deployment, key)
         try:
             deployment.start()
@@ -757,16 +805,30 @@ class Deployments:
         )
         return deployment
 
+    def stop(self, topology: str) -> None:
+        """Stop the running deployments of ``topology``, so they take no CPU from later tests."""
+        for name, (deployment, _) in list(self._started.items()):
+            if deployment.topology == topology:
+                deployment.stop()
+                del self._started[name]
+
     def stop_all(self) -> None:
         for deployment, _ in self._started.values():
             deployment.stop()
+        self._started.clear()
+
+
+#: the session's :class:`Deployments` while :func:`deployments` is open (conftest stops by topology)
+running_deployments: Deployments | None = None
 
 
 @contextlib.contextmanager
 def deployments(base: Path) -> Iterator[Deployments]:
     """A :class:`Deployments` whose deployments are all stopped on exit."""
-    made = Deployments(base)
+    global running_deployments
+    made = running_deployments = Deployments(base)
     try:
         yield made
     finally:
+        running_deployments = None
         made.stop_all()

@@ -90,25 +90,82 @@ def airflow_deployments(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="session")
 def airflow_deployment(airflow_deployments: Any) -> Any:
-    """The shared real Airflow deployment (DAGs from tests/dag_files/deployment/), started once."""
-    return airflow_deployments.get("default")
+    """The shared single-node deployment (SQLite, one scheduler): :func:`airflow_support.shared_dag_files`,
+    ``[signal_alerts]`` on (``airflow_support.ALERTS_CONFIG``), started once."""
+    from airflow_support import ALERTS_CONFIG
+
+    return airflow_deployments.get("single", config=ALERTS_CONFIG)
 
 
 @pytest.fixture(scope="session")
 def distributed_deployment(airflow_deployments: Any) -> Any:
     """The shared distributed deployment (PostgreSQL, CeleryExecutor with Redis, two schedulers, a
-    Celery worker; tests/distributed_support.py), started once: the shared DAGs and the alerts DAGs,
-    with ``[signal_alerts]`` on (``airflow_support.ALERTS_CONFIG``)."""
-    from airflow_support import ALERTS_CONFIG, DAG_FILES, shared_dag_files
+    Celery worker; tests/distributed_support.py), started once, with the same DAGs and settings as
+    the single-node one."""
+    from airflow_support import ALERTS_CONFIG
     from distributed_support import require_servers
 
     require_servers()
-    return airflow_deployments.get(
-        "distributed",
-        dag_files=[*shared_dag_files(), DAG_FILES / "alerts_dags.py"],
-        config=ALERTS_CONFIG,
-        topology="distributed",
+    return airflow_deployments.get("distributed", config=ALERTS_CONFIG, topology="distributed")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--deployments-first",
+        action="store_true",
+        help="run the tests on real deployments first instead of last (make test runs two Airflow "
+        "lines at once: one starts with its deployments, the other with the rest)",
     )
+
+
+#: ``id(item)`` of the last test on each topology's deployment -> that topology
+_LAST_USERS = pytest.StashKey[dict[int, str]]()
+
+
+def _uses_a_deployment(item: pytest.Item) -> bool:
+    return "airflow_deployments" in getattr(item, "fixturenames", ())
+
+
+def _topology(item: pytest.Item) -> str:
+    return "distributed" if item.get_closest_marker("distributed") else "single"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Tests on a real deployment run last (first with ``--deployments-first``): those on the
+    single-node one, then those on the distributed one (each group in collection order), so one
+    deployment at a time is up and takes CPU. The last test of each topology is remembered:
+    ``pytest_runtest_teardown`` stops that topology's deployment after it. (A module-scoped
+    fixture of a parametrized module is set up per topology anyway, so splitting a module by
+    topology sets nothing up twice.)"""
+
+    first = config.getoption("deployments_first")
+
+    def group(item: pytest.Item) -> int:
+        if not _uses_a_deployment(item):
+            return -1 if not first else 3
+        return 1 if _topology(item) == "single" else 2
+
+    items.sort(key=group)  # stable: collection order within each group
+    last: dict[str, pytest.Item] = {}
+    for item in items:
+        if _uses_a_deployment(item):
+            last[_topology(item)] = item
+    config.stash[_LAST_USERS] = {id(item): topology for topology, item in last.items()}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """After the last test of a topology (and its fixtures' teardown), stop that deployment."""
+    yield
+    topology = item.config.stash.get(_LAST_USERS, {}).get(id(item))
+    if topology is not None and "airflow_support" in sys.modules:
+        from airflow_support import running_deployments
+
+        if running_deployments is not None:
+            running_deployments.stop(topology)
 
 
 @pytest.hookimpl(hookwrapper=True)

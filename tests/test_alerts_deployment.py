@@ -3,18 +3,19 @@ listener, its background sender and the emulator, with DAGs that have no callbac
 
 One deployment with ``[signal_alerts]`` on serves every scenario; each scenario has its own
 DAG (tests/dag_files/alerts_dags.py), so the per-DAG cooldown of one never holds back another.
-All first runs are started at once; each test waits for its own. The shared deployment, where
-alerts are off, shows that nothing is registered and ``end_from_trigger=True`` still works.
+All first runs are started at once; each test waits for its own. That nothing is registered
+while alerts are off is shown by a DagBag, which refuses ``end_from_trigger=True`` beside a listener.
 
 The scenarios run in both topologies: ``single`` (SQLite, one scheduler) and ``distributed``
-(PostgreSQL, CeleryExecutor, two schedulers: each fires the listener for the runs it holds), the
-latter the shared ``distributed_deployment`` with the same ``[signal_alerts]`` settings.
+(PostgreSQL, CeleryExecutor, two schedulers: each fires the listener for the runs it holds): the
+two shared deployments, which have the same ``[signal_alerts]`` settings.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -29,25 +30,26 @@ from airflow_support import (
     ALERTS_CONFIG,
     DAG_FILES,
     DEFAULT_DESTINATION,
+    METRICS_PREFIX,
     TEAM_DATA,
     Deployment,
+    isolated_env,
+    run_command,
     wait_until,
 )
 
 RUN_TIMEOUT = 300.0
 STORM_RUNS = 10
 CONFIG = ALERTS_CONFIG
+TOPOLOGIES = ["single", pytest.param("distributed", marks=pytest.mark.distributed)]
 SINGLE_ONLY = pytest.mark.parametrize("alerts", ["single"], indirect=True)
 
 
-@pytest.fixture(scope="module", params=["single", pytest.param("distributed", marks=pytest.mark.distributed)])
-def alerts(request: pytest.FixtureRequest) -> Deployment:
-    if request.param == "distributed":
-        distributed: Deployment = request.getfixturevalue("distributed_deployment")
-        return distributed
-    deployment: Deployment = request.getfixturevalue("airflow_deployments").get(
-        "alerts", dag_files=[DAG_FILES / "alerts_dags.py"], config=CONFIG
-    )
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def alerts(request: pytest.FixtureRequest, airflow_deployments: Any) -> Deployment:
+    """The shared deployment of the topology (both have ``[signal_alerts]`` on)."""
+    name = "airflow_deployment" if request.param == "single" else "distributed_deployment"
+    deployment: Deployment = request.getfixturevalue(name)
     return deployment
 
 
@@ -134,7 +136,7 @@ def test_a_routed_dag_alerts_its_team_only(alerts: Deployment, first_runs: dict[
     assert message.destination == TEAM_DATA
 
 
-def test_a_recovery_follows_the_failure(alerts: Deployment, first_runs: dict[str, list[str]]) -> None:
+def test_fail_recover_fail_gives_three_messages(alerts: Deployment, first_runs: dict[str, list[str]]) -> None:
     finish(alerts, "alerts_recovery", first_runs["alerts_recovery"])
     wait_for_alerts(alerts, "alerts_recovery", 1)
     run_id = alerts.trigger("alerts_recovery", {"fail": False})
@@ -142,6 +144,11 @@ def test_a_recovery_follows_the_failure(alerts: Deployment, first_runs: dict[str
     failure, recovery = wait_for_alerts(alerts, "alerts_recovery", 2)
     assert failure.text.startswith("❌ Airflow DAG run failed")
     assert recovery.text.startswith("✅ Airflow DAG recovered") and f"Run: {run_id}" in recovery.text
+    # failing again within the cooldown: the recovery ended it, so this failure alerts too
+    again = alerts.trigger("alerts_recovery", {"fail": True})
+    finish(alerts, "alerts_recovery", [again])
+    *_, third = wait_for_alerts(alerts, "alerts_recovery", 3)
+    assert third.text.startswith("❌ Airflow DAG run failed") and f"Run: {again}" in third.text
 
 
 def test_ten_failures_in_the_cooldown_give_one_alert_and_the_next_counts_them_after_a_restart(
@@ -195,6 +202,31 @@ def test_a_hanging_api_never_holds_up_the_scheduler(
     print(f"6 runs (3 failing into a hanging API, 3 healthy) finished in {took:.0f} s")
 
 
+def test_alerts_are_counted_in_airflows_metrics_on_a_real_statsd_socket(
+    alerts: Deployment, first_runs: dict[str, list[str]]
+) -> None:
+    for dag_id, run_ids in first_runs.items():
+        finish(alerts, dag_id, run_ids)
+    prefix = f"{METRICS_PREFIX}.signal_alerts."
+    names = {f"{prefix}{name}" for name in ("delivered", "held_back", "muted")}
+    wait_until(
+        lambda: names <= set(alerts.statsd.counts(prefix)),
+        f"not every one of {sorted(names)} on the StatsD socket",
+        alerts,
+    )
+    counts = alerts.statsd.counts(prefix)
+    # the earlier scenarios: a routed alert, one naming two failures, a failure and its recovery,
+    # the storm's first alert and the one after the restart: each delivered alert counted once
+    delivered = [m for m in alerts.emulator.messages if m.text.startswith(("❌ Airflow DAG run", "✅"))]
+    assert 6 <= counts[f"{prefix}delivered"] <= len(delivered)
+    assert counts[f"{prefix}held_back"] >= STORM_RUNS - 1
+    assert counts[f"{prefix}muted"] >= 2
+    delays = alerts.statsd.timings(f"{prefix}delivery_delay")
+    assert len(delays) == counts[f"{prefix}delivered"] and all(delay >= 0 for delay in delays)
+    # Airflow's own metrics reach the same socket: the listener uses Airflow's Stats, not its own
+    assert any(line.startswith(f"{METRICS_PREFIX}.scheduler_heartbeat:") for line in alerts.statsd.lines)
+
+
 @pytest.mark.skipif(
     not AIRFLOW_3, reason="Airflow 2.11 fires no listener when a run is marked failed in the UI"
 )
@@ -228,13 +260,33 @@ def test_the_listener_is_registered_when_enabled(alerts: Deployment) -> None:
     assert "SignalAlertListener" in json.dumps(plugin.get("listeners"))
 
 
-def test_alerts_off_register_nothing_and_end_from_trigger_still_works(airflow_deployment: Any) -> None:
-    deployment: Deployment = airflow_deployment
-    plugin = _plugins(deployment).get("signal_alerts")
-    assert plugin is not None and not plugin.get("listeners")
-    run_id = deployment.trigger("alerts_off_end_from_trigger")
-    failing = deployment.trigger("alerts_off_failing")
-    finish(deployment, "alerts_off_end_from_trigger", [run_id], expected="success")
-    finish(deployment, "alerts_off_failing", [failing])
-    time.sleep(3)
-    assert messages_about(deployment, "alerts_off_failing") == []
+#: loads the DAG files of a folder in a DagBag, as the DAG processor does, and prints what it got
+BAG_SCRIPT = """
+import json, sys
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:  # Airflow 2.11
+    from airflow.models.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+errors = [str(error) for error in bag.import_errors.values()]
+print("BAG " + json.dumps({"dags": sorted(bag.dag_ids), "errors": errors}))
+"""
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_alerts_off_register_no_listener_so_end_from_trigger_dags_load(enabled: bool, tmp_path: Path) -> None:
+    # Airflow refuses a task with end_from_trigger=True when any listener is registered.
+    env = {
+        **isolated_env(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__SIGNAL_ALERTS__ENABLED": str(enabled),
+    }
+    loaded = run_command(
+        [sys.executable, "-c", BAG_SCRIPT, str(DAG_FILES / "end_from_trigger_dags.py")], env=env, timeout=120
+    )
+    assert loaded.returncode == 0, loaded.stdout[-2000:] + loaded.stderr[-2000:]
+    bag = json.loads(loaded.stdout.split("BAG ", 1)[1])
+    if enabled:
+        assert bag["dags"] == [] and "Listeners are not supported with end_from_trigger" in bag["errors"][0]
+    else:
+        assert bag == {"dags": ["end_from_trigger"], "errors": []}

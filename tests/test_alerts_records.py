@@ -11,6 +11,7 @@ full queue left behind; malformed rows and ``airflow db clean`` neither crash no
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -244,6 +245,38 @@ def test_malformed_rows_and_a_db_clean_neither_crash_nor_duplicate(
         session.execute(delete(Log).where(Log.dag_id == "rec_cleaned"))
     sender.sweep()
     assert texts(signal_api, "rec_cleaned") == []
+
+
+def test_a_burst_beyond_the_queue_only_delays_alerts_the_sweep_sends_every_dropped_one(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    # 300 DAGs fail at once while the sender is busy with the first: the queue takes 100 and the
+    # other 199 are dropped (logged, counted); the sweep then finds them without an outcome.
+    burst, queue_size = 300, 100
+    sender = sender_for(queue_size=queue_size, cooldown=HOUR)
+    handling, gate = threading.Event(), threading.Event()
+
+    def slow_handle(event: RunEvent) -> None:  # the API is slow: the first send takes a while
+        handling.set()
+        gate.wait(30)
+        sender.process(event)
+
+    busy = AlertSender(sender.settings, handle=slow_handle, clock=clock)
+    events = []
+    for n in range(burst):
+        add_dag(f"rec_burst_{n}")
+        events.append(run_ended(clock, f"rec_burst_{n}", "run_1"))
+    assert busy.submit(events[0])
+    assert handling.wait(10)
+    accepted = [busy.submit(event) for event in events[1:]]
+    gate.set()
+    assert busy.close(timeout=60) == []  # what the queue took, all sent
+    assert accepted.count(False) == busy.dropped == burst - 1 - queue_size
+    clock.advance(1)  # past the sweep's grace for runs that just ended
+    assert sender.sweep() >= busy.dropped
+    for n in range(burst):
+        assert len(texts(signal_api, f"rec_burst_{n}")) == 1, f"rec_burst_{n}"
+    assert sender.sweep() == 0
 
 
 def test_a_delivery_dated_in_the_future_does_not_mute_the_dag(

@@ -1,6 +1,6 @@
-"""Deployment-wide alerts that survive an outage and a crash, in a real deployment
-(tests/airflow_support.py, SQLite, one scheduler). The deployment is one fixture, so the
-same tests can later run over other topologies (PostgreSQL, Celery, two schedulers).
+"""Deployment-wide alerts that survive an outage and a crash, in both shared deployments
+(tests/airflow_support.py): single-node (SQLite, one scheduler) and distributed (PostgreSQL,
+CeleryExecutor, two schedulers), with ``[signal_alerts]`` on and a 5 s sweep.
 
 The outage here is a few seconds of 503 answers instead of 45 s: the mechanism (a recorded
 attempt that did not arrive, retried with back-off) is the same, only the number of retries.
@@ -8,28 +8,26 @@ attempt that did not arrive, retried with back-off) is the same, only the number
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from typing import Any
 
 import pytest
 
-from airflow_support import DAG_FILES, Deployment
-from test_alerts_deployment import CONFIG, finish, messages_about, scheduler_log, wait_for_alerts, wait_until
+from airflow_support import METRICS_PREFIX, Deployment
+from test_alerts_deployment import (
+    TOPOLOGIES,
+    finish,
+    messages_about,
+    scheduler_log,
+    wait_for_alerts,
+    wait_until,
+)
 
 
-@pytest.fixture(scope="module")
-def deployment(airflow_deployments: Any) -> Deployment:
-    config = {
-        "signal_alerts": {
-            **CONFIG["signal_alerts"],
-            "sweep_interval": 5,
-        },
-    }
-    made: Deployment = airflow_deployments.get(
-        "alerts_reliability", dag_files=[DAG_FILES / "alerts_dags.py"], config=config
-    )
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def deployment(request: pytest.FixtureRequest, airflow_deployments: Any) -> Deployment:
+    name = "airflow_deployment" if request.param == "single" else "distributed_deployment"
+    made: Deployment = request.getfixturevalue(name)
     made.wait_for_dags("alerts_outage", "alerts_killed")
     return made
 
@@ -50,22 +48,25 @@ def test_an_alert_during_an_outage_arrives_later_saying_it_was_delayed(deploymen
     [message] = wait_for_alerts(deployment, "alerts_outage", 1, timeout=90)
     assert f"Run: {run_id}" in message.text
     assert "Delayed: the Signal API could not be reached from " in message.text
+    prefix = f"{METRICS_PREFIX}.signal_alerts."
+    assert deployment.statsd.counts(prefix)[f"{prefix}retried"] >= 1  # the outage's retries, on StatsD
 
 
-def test_a_scheduler_killed_right_after_a_run_failed_still_alerts(deployment: Deployment) -> None:
-    scheduler = deployment.components["scheduler"]
+def test_every_scheduler_killed_right_after_a_run_failed_still_alerts(deployment: Deployment) -> None:
+    names = [scheduler.name for scheduler in deployment.schedulers()]  # two in the distributed one
     deployment.emulator.fail_next(1000, action="hang", hang_seconds=120)  # nothing gets out before the kill
     try:
         run_id = deployment.trigger("alerts_killed")
         finish(deployment, "alerts_killed", [run_id])
-        assert scheduler.process is not None
-        os.killpg(scheduler.process.pid, signal.SIGKILL)
-        scheduler.process.wait(timeout=30)
+        deployment.kill(*names)
+        deployment.emulator.clear_faults()
+        deployment.start_again(names[0])  # one scheduler started again finds the run without an outcome
+        [message] = wait_for_alerts(deployment, "alerts_killed", 1, timeout=120)
+        assert f"Run: {run_id}" in message.text
     finally:
         deployment.emulator.clear_faults()
-    scheduler.start()
+        for name in names:  # the deployment as it was, for the tests after this one
+            deployment.start_again(name)
     deployment.wait_until_healthy()
-    [message] = wait_for_alerts(deployment, "alerts_killed", 1, timeout=120)
-    assert f"Run: {run_id}" in message.text
-    time.sleep(10)  # a sweep or two later: still one message
+    time.sleep(10)  # a sweep or two later, by every scheduler: still one message
     assert len(messages_about(deployment, "alerts_killed")) == 1

@@ -46,7 +46,7 @@ DISTRIBUTED_DAGS = ["dep_stored_connection"]
 
 
 @pytest.fixture(scope="module", params=TOPOLOGIES)
-def deployment(request: pytest.FixtureRequest) -> Deployment:
+def deployment(request: pytest.FixtureRequest, airflow_deployments: Any) -> Deployment:
     name = "airflow_deployment" if request.param == "single" else "distributed_deployment"
     deployment: Deployment = request.getfixturevalue(name)
     return deployment

@@ -1,41 +1,32 @@
 """Import-error alerts in a real Airflow deployment (tests/airflow_support.py): the DAG processor
 records import errors, the scheduler's watcher reads them and sends through the emulator.
 
-One deployment with ``notify_on = import_error`` serves every scenario, in order; each scenario
-breaks its own file (tests/dag_files/imports/) by overwriting it, so one scenario's message
-never counts as another's.
+The shared single-node deployment (``notify_on`` includes ``import_error``) serves every scenario,
+in order; each scenario breaks its own file (tests/dag_files/imports/) by overwriting it, so one
+scenario's message never counts as another's.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_signal.testing import ReceivedMessage
-from airflow_support import AIRFLOW_3, DAG_FILES, DEFAULT_DESTINATION, Deployment, wait_until
+from airflow_support import (
+    AIRFLOW_3,
+    ALERTS_CONFIG,
+    DAG_FILES,
+    DEFAULT_DESTINATION,
+    TEAM_DATA,
+    Deployment,
+    wait_until,
+)
 
 FILES = DAG_FILES / "imports"
-TEAM_DATA = "447700900556"
-CONFIG = {
-    "signal_alerts": {
-        "enabled": "True",
-        "notify_on": "import_error",
-        "routes": json.dumps({"team-data": [f"+{TEAM_DATA}"]}),
-        "cooldown": 900,
-        "import_error_interval": 2,
-        "import_error_window": 15,
-        "send_timeout": 3,
-        "send_retries": 0,
-        "shutdown_timeout": 5,
-    }
-}
-if not AIRFLOW_3:  # a loaded machine starts 2.11's gunicorn slowly: more than its 120 s default
-    CONFIG["webserver"] = {"web_server_master_timeout": 600}
+CONFIG = ALERTS_CONFIG  # notify_on has import_error; a 2 s watch interval
 DAG_IDS = (
     "imports_solo",
     "imports_muted",
@@ -49,12 +40,9 @@ MISSING_IMPORT = "\nimport imports_missing_package\n"
 
 
 @pytest.fixture(scope="module")
-def imports(airflow_deployments: Any) -> Deployment:
-    deployment: Deployment = airflow_deployments.get(
-        "imports", dag_files=sorted(FILES.glob("*.py")), config=CONFIG
-    )
-    deployment.wait_for_dags(*DAG_IDS)
-    return deployment
+def imports(airflow_deployment: Deployment) -> Deployment:
+    airflow_deployment.wait_for_dags(*DAG_IDS)
+    return airflow_deployment
 
 
 def about(name: str) -> Callable[[ReceivedMessage], bool]:
