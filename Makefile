@@ -51,6 +51,7 @@ test-airflow2:
 # Each line's pytest has its own temporary directory: runs at once must not clean up each other's.
 PYTEST_TMP = $(CURDIR)/.pytest-tmp
 check: install $(if $(filter 3,$(LINE)),lint)
+	mkdir -p $(PYTEST_TMP)  # pytest creates the --basetemp directory, not its parents
 	$(VENV)/bin/python -m pytest --basetemp=$(PYTEST_TMP)/airflow$(LINE) --durations=25 $(PYTEST_ARGS)
 
 ## Lint and type-check against the Airflow 3 line (types differ on 2.11).
@@ -292,7 +293,7 @@ test-lines:
 	@for v in $(LINES); do \
 		line=$$(echo $$v | cut -d. -f1,2); start=$$(date +%s); \
 		$(MAKE) --no-print-directory install LINE=$$line AIRFLOW_3=$$v || exit 1; \
-		installed=$$(date +%s); \
+		installed=$$(date +%s); mkdir -p $(PYTEST_TMP); \
 		.venv-airflow$$line/bin/python -m pytest -q --basetemp=$(PYTEST_TMP)/lines-$$line $(PYTEST_ARGS) \
 			$(LINE_TESTS) || exit 1; \
 		echo "Airflow $$v: install $$((installed - start)) s, tests $$(($$(date +%s) - installed)) s"; \
