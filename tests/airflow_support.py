@@ -545,6 +545,10 @@ class Deployment:
         for name in names:
             process = self.components[name].process
             assert process is not None, f"{name} is not running"
+            # children that left the group die too (2.11's DAG file processor manager would live on)
+            for pid in _descendants(process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             os.killpg(process.pid, signal.SIGKILL)
             self._down.add(name)
         for name in names:
@@ -741,6 +745,21 @@ def shared_dag_files() -> list[Path]:
 _running: list[Deployment] = []
 #: one line per deployment started in this session, for the end-of-session summary (conftest)
 STARTUP_TIMES: list[str] = []
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), children first found first."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def wait_until(check: Callable[[], bool], what: str, deployment: Deployment, timeout: float = 120.0) -> None:
