@@ -70,8 +70,6 @@ def checked_limit(
     as a number, an empty one means the connection's setting; a template not yet rendered is
     returned as it is, to be checked once rendered.
     """
-    from airflow_provider_signal.errors import SignalInputError
-
     rendered = template is not None and is_template(template)
     if rendered and isinstance(value, str) and not value.strip():
         return None  # the connection's own setting
@@ -88,6 +86,8 @@ def checked_limit(
         if isinstance(value, str) and not rendered
         else "is not valid"
     )
+    from airflow_provider_signal.errors import SignalInputError  # only a bad value needs it
+
     raise SignalInputError(
         f"{owner} argument {name!r}: {shown} {why}: {rule}"
         + (" (fix the template or what it reads)." if rendered else ", or None for the connection's setting.")
