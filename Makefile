@@ -97,7 +97,7 @@ demo: install
 	$(VENV)/bin/python demo/run_demo.py
 
 ## make bench: measure; figures to benchmarks/RESULTS.md and results.json (not part of make test). Airflow 3
-## in its own virtualenv, which also holds the Slack and SMTP providers it compares against.
+## in its own virtualenv, which also holds the Slack, SMTP and Apprise providers it compares against.
 BENCH_VENV := .venv-bench
 BENCH_ARGS ?=
 
@@ -108,7 +108,8 @@ $(BENCH_VENV)/.installed-$(AIRFLOW_3): pyproject.toml $(UV)
 	rm -rf $(BENCH_VENV)
 	$(UV) venv --quiet --python $(PYTHON) $(BENCH_VENV)
 	VIRTUAL_ENV=$(CURDIR)/$(BENCH_VENV) $(UV) pip install --quiet \
-		"apache-airflow==$(AIRFLOW_3)" apache-airflow-providers-slack apache-airflow-providers-smtp -e .
+		"apache-airflow==$(AIRFLOW_3)" apache-airflow-providers-slack apache-airflow-providers-smtp \
+		apache-airflow-providers-apprise -e .
 	touch $@
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ agree on every edge.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 TIMEOUT_MAX = 300.0
 """Seconds; a time-out must be above 0 and at most this."""
@@ -50,3 +52,43 @@ def number_from_text(value: str) -> float | int | None:
         return float(text)
     except ValueError:
         return None
+
+
+def checked_limit(
+    name: str,
+    value: Any,
+    owner: str,
+    template: Any,
+    valid: Callable[[Any], bool],
+    rule: str,
+    kind: type[float] | type[int],
+) -> Any:
+    """``value`` as a ``timeout``/``retries`` argument of ``owner``, or a
+    :class:`~airflow_provider_signal.errors.SignalInputError` naming the argument and the rule.
+
+    ``template`` is the original when ``value`` was rendered from it: a rendered text is read
+    as a number, an empty one means the connection's setting; a template not yet rendered is
+    returned as it is, to be checked once rendered.
+    """
+    rendered = template is not None and is_template(template)
+    if rendered and isinstance(value, str) and not value.strip():
+        return None  # the connection's own setting
+    if not rendered and is_template(value):
+        return value  # checked once rendered
+    number = number_from_text(value) if rendered and isinstance(value, str) else value
+    if kind is float and isinstance(number, int) and not isinstance(number, bool):
+        number = float(number)
+    if valid(number):
+        return number
+    shown = f"{template!r} rendered to {value!r}" if rendered else repr(value)
+    why = (
+        "is a string, not a number (or a Jinja template)"
+        if isinstance(value, str) and not rendered
+        else "is not valid"
+    )
+    from airflow_provider_signal.errors import SignalInputError  # only a bad value needs it
+
+    raise SignalInputError(
+        f"{owner} argument {name!r}: {shown} {why}: {rule}"
+        + (" (fix the template or what it reads)." if rendered else ", or None for the connection's setting.")
+    )

@@ -301,5 +301,6 @@ def machine_info() -> dict[str, str]:
         "urllib3": _version("urllib3"),
         "slack_provider": _version("apache-airflow-providers-slack"),
         "smtp_provider": _version("apache-airflow-providers-smtp"),
+        "apprise_provider": _version("apache-airflow-providers-apprise"),
         "provider": _version("airflow-provider-signal"),
     }

@@ -149,6 +149,56 @@ def test_our_airflow_facing_modules_do_not_import_requests(module: str) -> None:
     assert after["urllib3"] == before["urllib3"]
 
 
+DAG_FACING = {
+    "airflow_provider_signal._compat",
+    "airflow_provider_signal.callbacks",
+    "airflow_provider_signal.defaults",
+    "airflow_provider_signal.limits",
+    "airflow_provider_signal.notifications",
+    "airflow_provider_signal.notifications.signal",
+    "airflow_provider_signal.operators",
+    "airflow_provider_signal.operators.signal",
+}
+"""All of ours that a DAG file may load when it is parsed; the rest (the text builders, the hook,
+the client, the redaction) waits for the first send."""
+
+_BUILD_A_DAG = """
+import json, sys
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.11
+    from airflow.models.dag import DAG
+from airflow_provider_signal import _compat
+_compat.BaseOperator, _compat.BaseNotifier
+before = {name for name in sys.modules if name.startswith("airflow_provider_signal")}
+
+from airflow_provider_signal.callbacks import signal_failure_callback, signal_retry_callback
+from airflow_provider_signal.notifications.signal import SignalNotifier, send_signal_notification
+from airflow_provider_signal.operators.signal import SignalSendOperator
+
+with DAG(
+    "parse_only",
+    schedule=None,
+    default_args={"on_failure_callback": signal_failure_callback(timeout=5, retries=1)},
+    on_failure_callback=[send_signal_notification(destinations="+447700900001"), signal_retry_callback],
+    on_success_callback=SignalNotifier(text="Done {{ ds }}", timeout="{{ params.t }}"),
+):
+    SignalSendOperator(task_id="send", text="Loaded {{ ds }}", destinations="+447700900001")
+after = {name for name in sys.modules if name.startswith("airflow_provider_signal")}
+print(json.dumps(sorted(after - before)))
+"""
+
+
+def test_parsing_a_dag_loads_nothing_a_send_alone_needs() -> None:
+    # Whatever Airflow itself loads at start-up (our provider info, on Airflow 3) is left out:
+    # only what importing the notifier, the callbacks and the operator, and building a DAG with
+    # them, adds counts. A module-level import of the text builders or the hook fails here.
+    out = subprocess.run([sys.executable, "-c", _BUILD_A_DAG], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert loaded - DAG_FACING == set()
+    assert "airflow_provider_signal.notifications.signal" in loaded  # the probe did import ours
+
+
 def test_airflow_cli_lists_the_provider() -> None:
     out = run_airflow("providers", "list", "--output", "json", timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

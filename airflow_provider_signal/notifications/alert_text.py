@@ -18,7 +18,7 @@ from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
 from airflow_provider_signal.formatting import format_date, format_duration
 from airflow_provider_signal.shortening import SHORTENED_MARKER, Line, cut, fit, flatten, quoted
 
-__all__ = ["SHORTENED_MARKER", "build_alert_text", "build_input_request_text", "guess_kind"]
+__all__ = ["SHORTENED_MARKER", "build_alert_text", "build_input_request_text", "guess_kind", "input_request"]
 
 _HEADLINES = {
     "failure": "❌ Airflow {what} failed",
@@ -151,6 +151,44 @@ _OPTION_SHARE = 20
 """Each option (and each default) gets at most a twentieth of the limit."""
 _BODY_SHARE = 4
 """The body gets at most a quarter of the limit: the options and the link come first."""
+
+
+_FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "up_for_retry", "removed"})
+
+
+def input_request(context: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a human-in-the-loop operator asks (Airflow 3.1+), or ``None`` for any other context.
+
+    Airflow's HITL operators call their ``notifiers`` from ``execute`` once the request is
+    stored; their callbacks (failure, success...) see the same task but a finished state
+    or an exception, and get the ordinary alert. The link is Airflow's own
+    ``generate_link_to_ui`` (the task's "Required Actions" page, from ``[api] base_url``);
+    without a base URL the message has no link.
+    """
+    task: Any = context.get("task")
+    if not callable(getattr(task, "generate_link_to_ui", None)) or not hasattr(task, "options"):
+        return None
+    if context.get("exception") is not None:
+        return None
+    ti: Any = context.get("ti") or context.get("task_instance")
+    state = getattr(ti, "state", None)
+    if str(getattr(state, "value", state) or "") in _FINISHED_STATES:
+        return None
+    try:
+        link: str | None = task.generate_link_to_ui(task_instance=ti)
+    except Exception:  # no [api] base_url configured
+        link = None
+    summary = getattr(task, "hitl_summary", None)
+    respond_by = summary.get("timeout_datetime") if isinstance(summary, dict) else None
+    return {
+        "subject": str(getattr(task, "subject", "") or ""),
+        "body": getattr(task, "body", None),
+        "options": [str(option) for option in task.options or []],
+        "defaults": list(getattr(task, "defaults", None) or []) or None,
+        "multiple": bool(getattr(task, "multiple", False)),
+        "link": link,
+        "respond_by": respond_by,
+    }
 
 
 def build_input_request_text(

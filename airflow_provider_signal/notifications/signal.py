@@ -1,4 +1,8 @@
-"""``SignalNotifier``: a Signal alert for task, DAG and Deadline callbacks."""
+"""``SignalNotifier``: a Signal alert for task, DAG and Deadline callbacks.
+
+DAG files import this module, so it holds only the class and its argument checks; what only
+a send needs (the text builders, the hook, the redaction) is imported at the first send.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from airflow_provider_signal.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow_provider_signal._compat import Context
+    from airflow_provider_signal.notifications.alert_text import input_request as input_request
 
 
 class SignalNotifier(_compat.BaseNotifier):
@@ -98,6 +103,7 @@ class SignalNotifier(_compat.BaseNotifier):
         from airflow_provider_signal.notifications.alert_text import (
             build_alert_text,
             build_input_request_text,
+            input_request,
         )
         from airflow_provider_signal.shortening import fit_text
 
@@ -155,84 +161,27 @@ def send_timeout(value: Any, *, owner: str, template: Any = None) -> Any:
     """
     if value is None:
         return None  # the usual case: nothing to check, nothing to import
-    from airflow_provider_signal.limits import TIMEOUT_RULE, is_timeout
+    from airflow_provider_signal.limits import TIMEOUT_RULE, checked_limit, is_timeout
 
-    return _send_limit("timeout", value, owner, template, is_timeout, TIMEOUT_RULE, float)
+    return checked_limit("timeout", value, owner, template, is_timeout, TIMEOUT_RULE, float)
 
 
 def send_retries(value: Any, *, owner: str, template: Any = None) -> Any:
     """As :func:`send_timeout`, for ``retries``."""
     if value is None:
         return None
-    from airflow_provider_signal.limits import RETRIES_RULE, is_retries
+    from airflow_provider_signal.limits import RETRIES_RULE, checked_limit, is_retries
 
-    return _send_limit("retries", value, owner, template, is_retries, RETRIES_RULE, int)
-
-
-def _send_limit(
-    name: str, value: Any, owner: str, template: Any, valid: Any, rule: str, kind: type[float] | type[int]
-) -> Any:
-    from airflow_provider_signal.errors import SignalInputError
-    from airflow_provider_signal.limits import is_template, number_from_text
-
-    rendered = template is not None and is_template(template)
-    if rendered and isinstance(value, str) and not value.strip():
-        return None  # the connection's own setting
-    if not rendered and is_template(value):
-        return value  # checked once rendered
-    number = number_from_text(value) if rendered and isinstance(value, str) else value
-    if kind is float and isinstance(number, int) and not isinstance(number, bool):
-        number = float(number)
-    if valid(number):
-        return number
-    shown = f"{template!r} rendered to {value!r}" if rendered else repr(value)
-    why = (
-        "is a string, not a number (or a Jinja template)"
-        if isinstance(value, str) and not rendered
-        else "is not valid"
-    )
-    raise SignalInputError(
-        f"{owner} argument {name!r}: {shown} {why}: {rule}"
-        + (" (fix the template or what it reads)." if rendered else ", or None for the connection's setting.")
-    )
-
-
-_FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "up_for_retry", "removed"})
-
-
-def input_request(context: Context) -> dict[str, Any] | None:
-    """What a human-in-the-loop operator asks (Airflow 3.1+), or ``None`` for any other context.
-
-    Airflow's HITL operators call their ``notifiers`` from ``execute`` once the request is
-    stored; their callbacks (failure, success...) see the same task but a finished state
-    or an exception, and get the ordinary alert. The link is Airflow's own
-    ``generate_link_to_ui`` (the task's "Required Actions" page, from ``[api] base_url``);
-    without a base URL the message has no link.
-    """
-    task: Any = context.get("task")
-    if not callable(getattr(task, "generate_link_to_ui", None)) or not hasattr(task, "options"):
-        return None
-    if context.get("exception") is not None:
-        return None
-    ti: Any = context.get("ti") or context.get("task_instance")
-    state = getattr(ti, "state", None)
-    if str(getattr(state, "value", state) or "") in _FINISHED_STATES:
-        return None
-    try:
-        link: str | None = task.generate_link_to_ui(task_instance=ti)
-    except Exception:  # no [api] base_url configured
-        link = None
-    summary = getattr(task, "hitl_summary", None)
-    respond_by = summary.get("timeout_datetime") if isinstance(summary, dict) else None
-    return {
-        "subject": str(getattr(task, "subject", "") or ""),
-        "body": getattr(task, "body", None),
-        "options": [str(option) for option in task.options or []],
-        "defaults": list(getattr(task, "defaults", None) or []) or None,
-        "multiple": bool(getattr(task, "multiple", False)),
-        "link": link,
-        "respond_by": respond_by,
-    }
+    return checked_limit("retries", value, owner, template, is_retries, RETRIES_RULE, int)
 
 
 send_signal_notification = SignalNotifier
+
+
+def __getattr__(name: str) -> Any:
+    # ``input_request`` lived here; it is now beside the text it feeds, imported on first use.
+    if name == "input_request":
+        from airflow_provider_signal.notifications import alert_text
+
+        return alert_text.input_request
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
