@@ -109,7 +109,7 @@ $(BENCH_VENV)/.installed-$(AIRFLOW_3): pyproject.toml $(UV)
 	$(UV) venv --quiet --python $(PYTHON) $(BENCH_VENV)
 	VIRTUAL_ENV=$(CURDIR)/$(BENCH_VENV) $(UV) pip install --quiet \
 		"apache-airflow==$(AIRFLOW_3)" apache-airflow-providers-slack apache-airflow-providers-smtp \
-		apache-airflow-providers-apprise -e .
+		apache-airflow-providers-apprise "pytest>=8" "statsd>=4.0" -e .
 	touch $@
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@
    against the promised ``SignalClientSettings.time_budget``.
 5. Deployment-wide alerts: the plugin's import cost, and the time the scheduler's thread
    spends in the DAG-run listener per failed run while the API hangs.
+6. Deployment-wide alerts end to end, in a real deployment: a run's end to the API receiving its
+   alert (median, p95), and the API back after an outage to the last pending alert delivered.
 
 Writes ``benchmarks/results.json`` (every figure with its samples' median, spread and
 count, plus the machine) and ``benchmarks/RESULTS.md`` (the same figures as one table).
@@ -26,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import alerts as alerts_bench
+import alerts_delivery
 import fanout
 import fault_budget
 import import_cost
 import send_overhead
 from benchlib import BENCH_DIR, Figure, Summary, airflow_home, machine_info, worker_env
 
-SECTIONS = ("import", "send", "fanout", "faults", "alerts")
+SECTIONS = ("import", "send", "fanout", "faults", "alerts", "delivery")
 MS, US = 1e3, 1e6
 
 
@@ -292,6 +295,7 @@ def figures_of(results: dict[str, Any]) -> list[Figure]:
         "fanout": _fanout_figures,
         "faults": _fault_figures,
         "alerts": alerts_bench.figures,
+        "delivery": alerts_delivery.figures,
     }
     figures = [figure for name, make in makers.items() if name in results for figure in make(results[name])]
     return [*figures, _password_figure(results)]
@@ -366,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
             results["alerts"] = alerts_bench.run(
                 args.import_samples, args.alert_calls, env, log_dir / "alerts"
             )
+        if "delivery" in sections:
+            print("6/6 delivery: a real deployment, failed runs end to end ...", file=sys.stderr, flush=True)
+            results["delivery"] = alerts_delivery.run(5 if args.quick else 20)
     elapsed = time.monotonic() - started
     meta.update({"duration": f"{elapsed / 60:.1f} min", "load_end": _load()})
     machine = machine_info()
