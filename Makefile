@@ -49,7 +49,9 @@ test-airflow2:
 
 ## make check LINE=3|2: the whole suite on one Airflow line.
 # Each line's pytest has its own temporary directory: runs at once must not clean up each other's.
-PYTEST_TMP = $(CURDIR)/.pytest-tmp
+# Outside the checkout (tests/test_wheel.py proves the wheel works with nothing of the checkout on
+# sys.path), one per checkout.
+PYTEST_TMP ?= $(or $(TMPDIR),/tmp)/airflow-provider-signal-tests$(subst /,-,$(CURDIR))
 check: install $(if $(filter 3,$(LINE)),lint)
 	mkdir -p $(PYTEST_TMP)  # pytest creates the --basetemp directory, not its parents
 	$(VENV)/bin/python -m pytest --basetemp=$(PYTEST_TMP)/airflow$(LINE) --durations=25 $(PYTEST_ARGS)
@@ -266,7 +268,7 @@ clean-release:
 	rm -rf $(RELEASE_VENV) $(LOWEST_VENV) $(DOCS_VENV) docs/_build dist build *.egg-info .hypothesis benchmarks/logs
 
 clean:
-	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache .pytest-tmp .mypy_cache .ruff_cache
+	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache $(PYTEST_TMP) .mypy_cache .ruff_cache
 	rm -rf $(foreach v,$(LINES),.venv-airflow$(call line_of,$(v)))
 
 # ---------------------------------------------------------------------------------------------
