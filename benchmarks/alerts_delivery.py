@@ -9,10 +9,10 @@ Latency: failing runs of ``alerts_outage`` (tests/dag_files/alerts_dags.py) trig
 the other; for each, the run's ``end_date`` (REST API) to the emulator's ``received_at``, and the
 provider's own timer ``signal_alerts.delivery_delay`` read from the StatsD socket.
 
-Recovery: the emulator answers 503 to everything while a few runs fail; once every alert has been
-tried and retried at least once, it answers again; the figure is the time from then to the last
-alert received. The sender retries with back-off (1 s doubling, capped at 60 s), so the goal is
-the cap.
+Recovery: the emulator answers 503 to everything while a few runs fail, for ``outage`` seconds
+(30) from the first run's end and until every alert has been tried twice; then it answers again.
+The figure is the time from then to the last alert received. The sender retries with back-off
+(1 s doubling, capped at 60 s), so the goal is the cap.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20, method="inclusive")[-1] if len(samples) >= 2 else max(samples)
 
 
-def run(latency_runs: int = 20, outage_runs: int = 5) -> dict[str, Any]:
+def run(latency_runs: int = 20, outage_runs: int = 5, outage: float = 30.0) -> dict[str, Any]:
     from airflow_support import DAG_FILES, METRICS_PREFIX, Deployment
 
     home = Path(tempfile.mkdtemp(prefix="signal-bench-alerts-"))
@@ -84,7 +84,9 @@ def run(latency_runs: int = 20, outage_runs: int = 5) -> dict[str, Any]:
         deadline = time.monotonic() + 120
         while deployment.emulator.request_count - before < 2 * outage_runs and time.monotonic() < deadline:
             time.sleep(0.2)
-        outage_seconds = time.time() - min(_end_of(deployment, run_id) for run_id in run_ids)
+        first_end = min(_end_of(deployment, run_id) for run_id in run_ids)
+        time.sleep(max(0.0, first_end + outage - time.time()))  # an outage of ``outage`` s at least
+        outage_seconds = time.time() - first_end
         back = time.time()
         deployment.emulator.clear_faults()
         last = max(_arrival(deployment, run_id) for run_id in run_ids)
