@@ -188,32 +188,15 @@ class BackingServices:
         self.components = {"postgres": postgres, "redis": redis}
         for component in self.components.values():
             component.start()
-        isready = [
-            str(_postgres_bin("pg_isready")),
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.pg_port),
-            "-U",
-            DB_USER,
-        ]
+        server = ["-h", "127.0.0.1", "-p", str(self.pg_port), "-U", DB_USER]  # as the clients reach it
+        isready = [str(_postgres_bin("pg_isready")), "-q", *server]
         _wait_for(
             lambda: run_command(isready, env=env, timeout=30).returncode == 0,
             "PostgreSQL did not accept connections",
             postgres,
         )
         created = run_command(
-            [
-                str(_postgres_bin("createdb")),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.pg_port),
-                "-U",
-                DB_USER,
-                DATABASE,
-            ],
+            [str(_postgres_bin("createdb")), *server, DATABASE],
             env=env,
             timeout=60,
         )
