@@ -21,7 +21,12 @@ SHORTENED_MARKER = "… [shortened]"
 LINE_FLOOR = 32
 """A cut line keeps at least this many characters (its label, the start of its value, the marker)."""
 
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_SCHEME_MAX = 32
+_URL = re.compile(rf"[A-Za-z][A-Za-z0-9+.-]{{0,{_SCHEME_MAX - 1}}}://\S+")
+"""A URL as :func:`cut` protects it. The scheme is bounded (real ones are a few letters), so no
+search backtracks further than that over a long word: every scan is linear in the text's length."""
+_URL_REACH = _SCHEME_MAX + len("://") + 1
+"""How far past a cut a URL's start must be seen to know that the cut falls inside it."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,12 @@ def cut(text: str, limit: int, marker: str = SHORTENED_MARKER) -> str:
     if len(text) <= limit:
         return text
     end = max(0, limit - len(marker))
-    for match in _URL.finditer(text):
-        if match.start() < end < match.end():
+    # Only the text up to just past the cut can decide where it goes: the time is the limit's, not
+    # the text's (a 10 MB text costs what a 2 KB one does).
+    for match in _URL.finditer(text, 0, end + _URL_REACH):
+        if match.start() >= end:
+            break
+        if end < match.end():
             end = match.start()
             break
     return (text[:end].rstrip() + marker)[: max(0, limit)]
