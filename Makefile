@@ -67,7 +67,9 @@ $(UV):
 	$(BOOT)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
 
 ## make install LINE=3|2: the virtualenv for one Airflow line, with the package (editable) and test extras.
-install: $(VENV)/.installed-$(AIRFLOW_VERSION)
+# The marker names the Airflow version and the extras (.installed-3.3.2-test+distributed): a venv
+# built with other extras is rebuilt, not reused.
+install: $(VENV)/.installed-$(AIRFLOW_VERSION)-$(subst $(comma),+,$(EXTRAS))
 
 $(VENV)/.installed-%: pyproject.toml $(wildcard $(CONSTRAINTS)) $(UV)
 	rm -rf $(VENV)

@@ -90,15 +90,23 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
     turns = iter(range(len(numbers)))
     turn_lock = threading.Lock()
     stop = threading.Event()
+    stopped: list[str] = []
+    """What ended each thread that died, e.g. "SystemExit in thread signal-send-1"."""
 
     def work(client: SignalClient) -> None:
-        while not stop.is_set():
-            with turn_lock:
-                index = next(turns, None)
-            if index is None:
-                return
-            stages[index] = "taken"
-            outcomes[index] = _send_one(client, text, numbers[index], deadline, len(numbers), stages, index)
+        try:
+            while not stop.is_set():
+                with turn_lock:
+                    index = next(turns, None)
+                if index is None:
+                    return
+                stages[index] = "taken"
+                outcomes[index] = _send_one(
+                    client, text, numbers[index], deadline, len(numbers), stages, index
+                )
+        except BaseException as error:  # noted for the destinations left without an outcome
+            stopped.append(f"{type(error).__name__} in thread {threading.current_thread().name}")
+            raise
 
     started: list[threading.Thread] = []
     try:
@@ -111,31 +119,35 @@ def send_to_all(text: str, numbers: Sequence[str], clients: Sequence[SignalClien
         stop.set()  # after an interruption (e.g. a task time-out), start nothing new ...
         for thread in started:
             thread.join()  # ... and let the sends in flight end: each is bounded by its time-out
+    # The calling thread returned, so every turn was taken: a destination without an outcome
+    # lost its thread, before its turn was noted (stage None), or later.
     return [
         outcome
         if outcome is not None
-        else not_attempted(settings, number, len(numbers))
-        if stages[index] is None
-        else worker_stopped(settings, number, posted=stages[index] == "posting")
+        else worker_stopped(settings, number, stage=stages[index], stopped=stopped)
         for index, (number, outcome) in enumerate(zip(numbers, outcomes, strict=True))
     ]
 
 
-def worker_stopped(settings: SignalClientSettings, destination: str, *, posted: bool) -> SignalAPIError:
+def worker_stopped(
+    settings: SignalClientSettings, destination: str, *, stage: str | None, stopped: Sequence[str]
+) -> SignalAPIError:
     """The error of a destination whose worker stopped without an outcome (a ``BaseException``
-    that is not an ``Exception``, such as ``SystemExit`` in its thread): may have been
-    delivered once its request may have gone out, else certainly not sent."""
-    if posted:
+    that is not an ``Exception``, such as ``SystemExit`` in its thread), naming what stopped
+    which threads (``stopped``) when known: may have been delivered once its request may have
+    gone out (``stage`` "posting"), else certainly not sent."""
+    what = f" ({'; '.join(stopped)})" if stopped else " (what stopped it is not known)"
+    if stage == "posting":
         return SignalMaybeDeliveredError(
             f"Signal message to {destination} may or may not have been delivered ({settings.source}): "
-            "the thread sending it stopped after its request may have gone out, before an answer "
-            "was recorded. It was not re-sent, to avoid a duplicate.",
+            f"the thread sending it stopped{what} after its request may have gone out, before an "
+            "answer was recorded. It was not re-sent, to avoid a duplicate.",
             destination=destination,
             maybe_delivered=True,
         )
     return SignalNotSentError(
         f"Signal message to {destination} was not sent ({settings.source}): the thread that was to "
-        "send it stopped before any request was made, so it was not delivered: send it again.",
+        f"send it stopped{what} before any request was made, so it was not delivered: send it again.",
         destination=destination,
         maybe_delivered=False,
     )

@@ -18,13 +18,11 @@ import re
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_signal.testing import ReceivedMessage
 from airflow_support import (
     AIRFLOW_3,
     ALERTS_CONFIG,
@@ -37,11 +35,10 @@ from airflow_support import (
     run_command,
     wait_until,
 )
+from alerts_support import TOPOLOGIES, finish, messages_about, scheduler_log, wait_for_alerts
 
-RUN_TIMEOUT = 300.0
 STORM_RUNS = 10
 CONFIG = ALERTS_CONFIG
-TOPOLOGIES = ["single", pytest.param("distributed", marks=pytest.mark.distributed)]
 SINGLE_ONLY = pytest.mark.parametrize("alerts", ["single"], indirect=True)
 
 
@@ -66,36 +63,6 @@ def first_runs(alerts: Deployment) -> dict[str, list[str]]:
     }
     alerts.wait_for_dags(*plan)
     return {dag_id: [alerts.trigger(dag_id, conf=conf) for conf in confs] for dag_id, confs in plan.items()}
-
-
-def about(dag_id: str) -> Callable[[ReceivedMessage], bool]:
-    return lambda message: f"\nDAG: {dag_id}\n" in message.text
-
-
-def messages_about(deployment: Deployment, dag_id: str) -> list[ReceivedMessage]:
-    return [m for m in deployment.emulator.messages if about(dag_id)(m)]
-
-
-def scheduler_log(deployment: Deployment) -> str:
-    """Every scheduler's log (two in the distributed topology), one after the other."""
-    return "\n".join(Path(c.log_path).read_text(errors="replace") for c in deployment.schedulers())
-
-
-def wait_for_alerts(
-    deployment: Deployment, dag_id: str, count: int, timeout: float = 120.0
-) -> list[ReceivedMessage]:
-    wait_until(
-        lambda: len(messages_about(deployment, dag_id)) >= count,
-        f"no {count} alert(s) about {dag_id}",
-        deployment,
-        timeout,
-    )
-    return messages_about(deployment, dag_id)
-
-
-def finish(deployment: Deployment, dag_id: str, run_ids: list[str], expected: str = "failed") -> None:
-    for run_id in run_ids:
-        assert deployment.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT) == expected
 
 
 def test_two_failed_tasks_give_exactly_one_message_naming_both(

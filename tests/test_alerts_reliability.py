@@ -13,15 +13,8 @@ from typing import Any
 
 import pytest
 
-from airflow_support import METRICS_PREFIX, Deployment
-from test_alerts_deployment import (
-    TOPOLOGIES,
-    finish,
-    messages_about,
-    scheduler_log,
-    wait_for_alerts,
-    wait_until,
-)
+from airflow_support import METRICS_PREFIX, Deployment, wait_until
+from alerts_support import TOPOLOGIES, finish, messages_about, scheduler_log, wait_for_alerts
 
 
 @pytest.fixture(scope="module", params=TOPOLOGIES)

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import threading
 import time
+import types
 from datetime import datetime
 from typing import Any
 
@@ -320,5 +321,59 @@ def test_a_worker_thread_that_dies_reports_only_what_is_known(
     assert failure.maybe_delivered is after_the_request
     assert ("may or may not have been delivered" in str(failure)) is after_the_request
     assert ("No request was made" in str(failure)) is False
+    assert "stopped (SystemExit in thread signal-send-1)" in str(failure)  # the one worker thread
     assert [m.destination for m in signal_api.messages].count(dead) == int(after_the_request)
     assert len(signal_api.messages) == 1 + int(after_the_request)
+
+
+class _TurnLockThatKillsAWorker:
+    """The fan-out's turn lock, whose first release in a worker thread ends that thread with
+    ``SystemExit``: the worker has taken a turn and not yet noted it (the one moment a dying
+    thread leaves a destination that no one attempted). The calling thread waits after its
+    first turn until then, so the worker gets a turn to lose."""
+
+    def __init__(self, caller: threading.Thread) -> None:
+        self._lock = threading.Lock()
+        self._caller = caller
+        self._worker_died = threading.Event()
+        self.killed: list[str] = []
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+        if threading.current_thread() is self._caller:
+            assert self._worker_died.wait(10)
+        elif not self.killed:
+            self.killed.append(threading.current_thread().name)
+            self._worker_died.set()
+            raise SystemExit(1)
+
+
+def test_a_turn_lost_with_its_thread_says_the_thread_stopped_not_that_time_ran_out(
+    signal_api: Any, make_hook: Any, mocker: Any
+) -> None:
+    turn_lock = _TurnLockThatKillsAWorker(threading.current_thread())
+
+    class Threading(types.ModuleType):
+        """The threading module as the fan-out sees it, with the turn lock above."""
+
+        def __getattr__(self, name: str) -> Any:
+            return (lambda: turn_lock) if name == "Lock" else getattr(threading, name)
+
+    mocker.patch.object(_fanout, "threading", Threading("threading"))
+    mocker.patch.object(threading, "excepthook")  # the dying thread's traceback is expected
+    wanted = numbers(3)
+    outcomes = _fanout.send_to_all("hi", wanted, make_hook()._fanout_clients(2))
+
+    assert turn_lock.killed == ["signal-send-1"]
+    [failure] = [outcome for outcome in outcomes if isinstance(outcome, SignalAPIError)]
+    assert failure.maybe_delivered is False and failure.status_code is None
+    assert "was not sent" in str(failure)
+    assert "time budget" not in str(failure)  # time was not what ran out
+    assert "stopped (SystemExit in thread signal-send-1) before any request was made" in str(failure)
+    delivered = sorted(m.destination for m in signal_api.messages)
+    assert delivered == sorted(set(wanted) - {failure.destination})  # the caller sent the rest
+    assert signal_api.request_count == 2
+    assert send_threads() == []

@@ -29,6 +29,7 @@ from airflow_provider_signal.client import transport as client_transport
 from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError, SignalInputError
 from airflow_provider_signal.notifications.alert_text import SHORTENED_MARKER
 from signal_log_capture import all_logs_at_debug, messages_from
+from tls_support import self_signed_localhost
 
 DEST = "447700900123"
 NOTIFIER_LOGGER = "airflow_provider_signal.notifications.signal.SignalNotifier"
@@ -916,43 +917,6 @@ def test_a_notifier_whose_destinations_render_empty_alerts_the_default_recipient
 
 
 # -- a TLS stream broken after the request was sent (issue 13) --------------------------------
-
-
-def self_signed_localhost(directory: Any) -> tuple[str, str]:
-    """A certificate and key for 127.0.0.1 (``cryptography`` comes with Airflow)."""
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return str(cert_path), str(key_path)
 
 
 def test_a_2xx_whose_tls_stream_breaks_mid_body_may_have_been_delivered(

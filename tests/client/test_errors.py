@@ -19,6 +19,7 @@ from airflow_provider_signal.errors import (
     SignalRejectedError,
     SignalUnavailableError,
 )
+from tls_support import TLSServer, self_signed_localhost
 
 DEST = "447700900123"
 PAYLOAD = {"destination": DEST, "text": "hi"}
@@ -156,9 +157,6 @@ def test_a_tls_error_after_the_request_is_never_could_not_connect(
     signal_api: Any, make_client: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import requests.adapters
-    from test_transport import TLSServer
-
-    from test_faults import self_signed_localhost
 
     cert, key = self_signed_localhost(tmp_path)
     server = TLSServer(cert, key)
@@ -176,10 +174,6 @@ def test_a_tls_error_after_the_request_is_never_could_not_connect(
 def test_could_not_connect_says_the_attempts_really_made(
     signal_api: Any, make_client: Any, tmp_path: Any
 ) -> None:
-    from test_transport import TLSServer
-
-    from test_faults import self_signed_localhost
-
     server = TLSServer(*self_signed_localhost(tmp_path))  # its certificate is not trusted here
     try:
         error = post_failing(make_client(api_url=f"https://127.0.0.1:{server.port}", timeout=2, retries=2))

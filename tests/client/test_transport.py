@@ -12,6 +12,7 @@ import pytest
 from airflow_provider_signal.client import transport
 from airflow_provider_signal.client.settings import SignalClientSettings
 from airflow_provider_signal.client.transport import MAX_ANSWER_BYTES, Answer, Transport, TransportFailure
+from tls_support import TLSServer, self_signed_localhost
 
 BODY = b'{"destination": "447700900123", "text": "hi"}'
 CLIENT_PACKAGE = pathlib.Path(transport.__file__).parent
@@ -164,57 +165,8 @@ def test_basic_auth_is_the_settings_token_and_a_loopback_session_ignores_proxies
 # -- classified by whether the request went out; attempts counted, not assumed (issue 19 item 8) --
 
 
-class TLSServer:
-    """A real TLS server on 127.0.0.1 that reads the request, then writes a record this TLS
-    session never made (the stream breaks after the request went out, before any answer)."""
-
-    def __init__(self, cert: str, key: str) -> None:
-        import socket
-        import ssl
-        import threading
-
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert, key)
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(8)
-        self.server.settimeout(10)
-        self.port = self.server.getsockname()[1]
-        self.received: list[bytes] = []
-        self.connections = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        import os
-
-        while True:
-            try:
-                raw = self.server.accept()[0]
-            except OSError:
-                return
-            self.connections += 1
-            try:
-                with raw, self.context.wrap_socket(raw, server_side=True) as tls:
-                    tls.settimeout(5)
-                    data = b""
-                    while b"\r\n\r\n" not in data or not data.endswith(b"}"):
-                        data += tls.recv(65536)
-                    self.received.append(data)
-                    os.write(tls.fileno(), b"\x17\x03\x03\x00\x20" + b"\x00" * 32)  # a forged record
-                    time.sleep(0.5)
-            except OSError:
-                continue  # a client that refused the handshake (an untrusted certificate)
-
-    def close(self) -> None:
-        self.server.close()
-        self.thread.join(10)
-
-
 @pytest.fixture
 def tls_server(tmp_path: Any) -> Any:
-    from test_faults import self_signed_localhost
-
     cert, key = self_signed_localhost(tmp_path)
     server = TLSServer(cert, key)
     server.cert = cert  # type: ignore[attr-defined]
