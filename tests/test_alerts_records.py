@@ -21,7 +21,7 @@ import pytest
 
 from airflow_provider_signal.alerts import records
 from airflow_provider_signal.alerts.config import AlertSettings
-from airflow_provider_signal.alerts.listener import event_from_dag_run
+from airflow_provider_signal.alerts.events import event_from_dag_run
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.sender import AlertSender
 from airflow_provider_signal.testing import SignalAPIEmulator

@@ -11,59 +11,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from datetime import datetime
 from typing import Any
 
 from airflow.listeners import hookimpl
 
 from airflow_provider_signal.alerts.config import AlertSettings, load_settings
+from airflow_provider_signal.alerts.events import event_from_dag_run
 from airflow_provider_signal.alerts.kinds import RunKind, kind_for_run_state
-from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.sender import AlertSender
+
+__all__ = ["SignalAlertListener", "event_from_dag_run"]  # event_from_dag_run: its old home
 
 log = logging.getLogger(__name__)
 
 _SEEN_MAX = 1024
-
-
-def _seconds(value: Any) -> float | None:
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else None
-
-
-def _date(value: Any) -> datetime | None:
-    return value if isinstance(value, datetime) else None
-
-
-def _tags(value: Any) -> tuple[str, ...] | None:
-    if value is None or isinstance(value, str):
-        return None
-    try:
-        return tuple(sorted(str(tag) for tag in value))
-    except TypeError:
-        return None
-
-
-def event_from_dag_run(kind: RunKind, dag_run: Any, msg: str) -> RunEvent:
-    """Plain values off ``dag_run`` (attributes the scheduler has already loaded)."""
-    run_type = getattr(dag_run, "run_type", None)
-    logical_date = getattr(dag_run, "logical_date", None)
-    if logical_date is None:  # Airflow 2.11 names it execution_date
-        logical_date = getattr(dag_run, "execution_date", None)
-    dag = getattr(dag_run, "dag", None)
-    return RunEvent(
-        kind=kind,
-        dag_id=str(dag_run.dag_id),
-        run_id=str(dag_run.run_id),
-        run_type=str(getattr(run_type, "value", run_type)) if run_type is not None else None,
-        logical_date=_date(logical_date),
-        start_date=_date(getattr(dag_run, "start_date", None)),
-        end_date=_date(getattr(dag_run, "end_date", None)),
-        msg=str(msg or ""),
-        dagrun_timeout=_seconds(getattr(dag, "dagrun_timeout", None)),
-        clear_number=int(getattr(dag_run, "clear_number", 0) or 0),
-        tags=_tags(getattr(dag, "tags", None)),
-    )
 
 
 class SignalAlertListener:

@@ -33,6 +33,7 @@ from airflow_provider_signal.alerts import metrics
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.decision import Decision, Outcome, Reason, Rules, RunFacts, decide
 from airflow_provider_signal.alerts.delivery import SendOutcome, describe, run_link, send_alert
+from airflow_provider_signal.alerts.events import event_from_dag_run
 from airflow_provider_signal.alerts.kinds import FAILURE
 from airflow_provider_signal.alerts.message import (
     FailedTask,
@@ -252,7 +253,6 @@ class AlertSender:
         from airflow.utils.session import create_session
 
         from airflow_provider_signal.alerts import records
-        from airflow_provider_signal.alerts.listener import event_from_dag_run
 
         settings = self.settings
         if FAILURE not in settings.notify_on:
