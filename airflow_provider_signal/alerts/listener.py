@@ -16,8 +16,10 @@ from typing import Any
 from airflow.listeners import hookimpl
 
 from airflow_provider_signal.alerts.config import AlertSettings, load_settings
+from airflow_provider_signal.alerts.delivery import describe
 from airflow_provider_signal.alerts.events import event_from_dag_run
-from airflow_provider_signal.alerts.kinds import RunKind, kind_for_run_state
+from airflow_provider_signal.alerts.kinds import FAILURE, RunKind, kind_for_run_state
+from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.sender import AlertSender
 
 __all__ = ["SignalAlertListener", "event_from_dag_run"]  # event_from_dag_run: its old home
@@ -53,14 +55,18 @@ class SignalAlertListener:
                     self._sender = AlertSender(settings)
                 except Exception as error:
                     self._error = str(error)
-                    log.error("Signal alerts are off in this process: %s", error)
+                    log.error(
+                        "Signal alerts are off in this process: %s. Fix it in airflow.cfg (or its "
+                        "AIRFLOW__SIGNAL_ALERTS__ variable) and restart this process.",
+                        error,
+                    )
         return self._sender
 
     def _enqueue(self, kind: RunKind, dag_run: Any, msg: str) -> None:
         try:
             sender = self._ready()
             if sender is None:
-                log.error("Signal alert for a %s run not sent: %s", kind, self._error)
+                self._log_not_sent(event_from_dag_run(kind, dag_run, msg))
                 return
             settings = sender.settings
             if kind not in settings.notify_on:
@@ -75,6 +81,17 @@ class SignalAlertListener:
             sender.submit(event)
         except Exception:
             log.exception("Signal alert listener failed; the alert for this run is lost")
+
+    def _log_not_sent(self, event: RunEvent) -> None:
+        """A run not alerted because ``[signal_alerts]`` could not be read: which run, why, what to do."""
+        log.error(
+            "Signal alert for %s (%s) not sent: %s. Fix it in airflow.cfg (or its AIRFLOW__SIGNAL_ALERTS__ "
+            "variable) and restart this process; a scheduler's sweep then sends the failure alerts "
+            "of runs that ended within max_delivery_age.",
+            describe(event),
+            "failed" if event.kind == FAILURE else "succeeded",
+            self._error,
+        )
 
     @hookimpl
     def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:
