@@ -21,7 +21,7 @@ import pytest
 
 from airflow_provider_signal.alerts import records
 from airflow_provider_signal.alerts.config import AlertSettings
-from airflow_provider_signal.alerts.listener import event_from_dag_run
+from airflow_provider_signal.alerts.events import event_from_dag_run
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.sender import AlertSender
 from airflow_provider_signal.testing import SignalAPIEmulator
@@ -306,6 +306,56 @@ def test_a_cleared_run_that_fails_again_alerts_again(
     sender.process(replace(event, clear_number=1))
     sender.process(replace(event, clear_number=1))
     assert len(texts(signal_api, "rec_cleared")) == 2
+
+
+def cleared_and_succeeded(clock: Clock, event: RunEvent) -> RunEvent:
+    """``event``'s run cleared and now successful, as the scheduler records it."""
+    from dataclasses import replace
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        run = session.scalar(
+            select(DagRun).where(DagRun.dag_id == event.dag_id, DagRun.run_id == event.run_id)
+        )
+        run.state, run.clear_number, run.end_date = "success", event.clear_number + 1, clock.now
+    return replace(event, kind="recovery", clear_number=event.clear_number + 1, end_date=clock.now, msg="")
+
+
+def test_a_failed_run_cleared_and_then_successful_sends_the_recovery(
+    signal_api: SignalAPIEmulator,
+    sender_for: Callable[..., AlertSender],
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add_dag("rec_cleared_ok")
+    sender = sender_for(notify_on=frozenset({"failure", "recovery"}))
+    run_ended(
+        clock, "rec_cleared_ok", "run_0", state="success", minutes_ago=10
+    )  # the run before did not fail
+    failed = run_ended(clock, "rec_cleared_ok", "run_1", minutes_ago=5)
+    sender.process(failed)
+    sender.process(cleared_and_succeeded(clock, failed))
+    assert [text.splitlines()[0] for text in texts(signal_api, "rec_cleared_ok")] == [
+        "❌ Airflow DAG run failed",
+        "✅ Airflow DAG recovered",
+    ]
+    assert outcome_rows("rec_cleared_ok") == [(FAILED, "run_1"), (RECOVERED, "run_1")]
+    assert "the previous run did not fail" not in caplog.text
+
+
+def test_a_cleared_run_whose_failure_was_never_alerted_sends_no_recovery(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    add_dag("rec_cleared_muted")
+    recovery = frozenset({"failure", "recovery"})
+    failed = run_ended(clock, "rec_cleared_muted", "run_1", minutes_ago=5)
+    sender_for(notify_on=recovery, mute_dag_ids=("rec_cleared_muted",)).process(failed)
+    sender_for(notify_on=recovery).process(cleared_and_succeeded(clock, failed))  # unmuted since
+    assert texts(signal_api, "rec_cleared_muted") == []
+    assert outcome_rows("rec_cleared_muted") == [(records.MUTED, "run_1")]
 
 
 def test_tags_and_failed_tasks_are_read_from_the_database() -> None:

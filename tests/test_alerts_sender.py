@@ -172,8 +172,25 @@ def test_shutdown_drains_what_it_can_in_time_and_logs_the_rest(caplog: pytest.Lo
     assert [e.run_id for e in left] == ["later_1", "later_2"]
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "run 'later_2' not sent: the process stopped before its turn" in logged
-    assert "a send was still running" in logged
+    [running] = [r.getMessage() for r in caplog.records if "still running" in r.getMessage()]
+    assert running.startswith(
+        "Signal alert for DAG 'dag' run 'stuck' may not arrive: its send was still running"
+    )
+    assert "sweep" in running  # what happens next
     assert not stuck.submit(RunEvent("failure", "dag", "too_late"))
+
+
+def test_a_bad_config_value_is_logged_with_the_run_it_did_not_alert(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AIRFLOW__SIGNAL_ALERTS__COOLDOWN", "soon")
+    add_dag("send_bad_config")
+    listener = SignalAlertListener()  # reads [signal_alerts] from Airflow's configuration
+    fail_run(listener, "send_bad_config")
+    [line] = [r.getMessage() for r in caplog.records if "send_bad_config" in r.getMessage()]
+    assert line.startswith("Signal alert for DAG 'send_bad_config' run 'run_1' (failed) not sent:")
+    assert "[signal_alerts] cooldown = 'soon': not a number" in line
+    assert "restart" in line  # what to do
 
 
 def test_an_exception_in_one_alert_does_not_stop_the_next(caplog: pytest.LogCaptureFixture) -> None:

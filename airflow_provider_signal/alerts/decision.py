@@ -22,7 +22,7 @@ The rules, in order:
   DAG is still being sent; a delivered recovery after it ends the cooldown; a delivery dated
   later than ``now`` (a clock ahead) is ignored;
 - a recovery is sent when the DAG's last delivered alert was a failure alert and the DAG's
-  previous finished run failed.
+  previous finished run failed (a failed run cleared and now successful counts its own failure).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class DagHistory:
     last_delivered_kind: RunKind | None = None  # the kind of the DAG's last delivered alert
     last_delivered_at: datetime | None = None
     failure_alert_pending: bool = False  # another run's failure alert is being sent
-    previous_run_failed: bool = False  # the DAG's previous finished run failed (for a recovery)
+    previous_run_failed: bool = False  # the previous finished run (or this run before clearing) failed
 
 
 @dataclass(frozen=True)

@@ -11,59 +11,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from datetime import datetime
 from typing import Any
 
 from airflow.listeners import hookimpl
 
 from airflow_provider_signal.alerts.config import AlertSettings, load_settings
-from airflow_provider_signal.alerts.kinds import RunKind, kind_for_run_state
+from airflow_provider_signal.alerts.delivery import describe
+from airflow_provider_signal.alerts.events import event_from_dag_run
+from airflow_provider_signal.alerts.kinds import FAILURE, RunKind, kind_for_run_state
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.sender import AlertSender
+
+__all__ = ["SignalAlertListener", "event_from_dag_run"]  # event_from_dag_run: its old home
 
 log = logging.getLogger(__name__)
 
 _SEEN_MAX = 1024
-
-
-def _seconds(value: Any) -> float | None:
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else None
-
-
-def _date(value: Any) -> datetime | None:
-    return value if isinstance(value, datetime) else None
-
-
-def _tags(value: Any) -> tuple[str, ...] | None:
-    if value is None or isinstance(value, str):
-        return None
-    try:
-        return tuple(sorted(str(tag) for tag in value))
-    except TypeError:
-        return None
-
-
-def event_from_dag_run(kind: RunKind, dag_run: Any, msg: str) -> RunEvent:
-    """Plain values off ``dag_run`` (attributes the scheduler has already loaded)."""
-    run_type = getattr(dag_run, "run_type", None)
-    logical_date = getattr(dag_run, "logical_date", None)
-    if logical_date is None:  # Airflow 2.11 names it execution_date
-        logical_date = getattr(dag_run, "execution_date", None)
-    dag = getattr(dag_run, "dag", None)
-    return RunEvent(
-        kind=kind,
-        dag_id=str(dag_run.dag_id),
-        run_id=str(dag_run.run_id),
-        run_type=str(getattr(run_type, "value", run_type)) if run_type is not None else None,
-        logical_date=_date(logical_date),
-        start_date=_date(getattr(dag_run, "start_date", None)),
-        end_date=_date(getattr(dag_run, "end_date", None)),
-        msg=str(msg or ""),
-        dagrun_timeout=_seconds(getattr(dag, "dagrun_timeout", None)),
-        clear_number=int(getattr(dag_run, "clear_number", 0) or 0),
-        tags=_tags(getattr(dag, "tags", None)),
-    )
 
 
 class SignalAlertListener:
@@ -92,14 +55,18 @@ class SignalAlertListener:
                     self._sender = AlertSender(settings)
                 except Exception as error:
                     self._error = str(error)
-                    log.error("Signal alerts are off in this process: %s", error)
+                    log.error(
+                        "Signal alerts are off in this process: %s. Fix it in airflow.cfg (or its "
+                        "AIRFLOW__SIGNAL_ALERTS__ variable) and restart this process.",
+                        error,
+                    )
         return self._sender
 
     def _enqueue(self, kind: RunKind, dag_run: Any, msg: str) -> None:
         try:
             sender = self._ready()
             if sender is None:
-                log.error("Signal alert for a %s run not sent: %s", kind, self._error)
+                self._log_not_sent(event_from_dag_run(kind, dag_run, msg))
                 return
             settings = sender.settings
             if kind not in settings.notify_on:
@@ -114,6 +81,17 @@ class SignalAlertListener:
             sender.submit(event)
         except Exception:
             log.exception("Signal alert listener failed; the alert for this run is lost")
+
+    def _log_not_sent(self, event: RunEvent) -> None:
+        """A run not alerted because ``[signal_alerts]`` could not be read: which run, why, what to do."""
+        log.error(
+            "Signal alert for %s (%s) not sent: %s. Fix it in airflow.cfg (or its AIRFLOW__SIGNAL_ALERTS__ "
+            "variable) and restart this process; a scheduler's sweep then sends the failure alerts "
+            "of runs that ended within max_delivery_age.",
+            describe(event),
+            "failed" if event.kind == FAILURE else "succeeded",
+            self._error,
+        )
 
     @hookimpl
     def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:

@@ -223,12 +223,15 @@ def _failure_pending(session: Any, event: RunEvent, now: datetime, max_age: floa
 
 
 def _previous_run_failed(session: Any, event: RunEvent) -> bool:
+    """Whether the DAG's previous finished outcome before ``event`` was a failure: that of its
+    newest other run that ended by then, or this run's own earlier clearing when that ended later
+    (a failed run cleared and now successful recovers from its own failure)."""
     from airflow.models.dagrun import DagRun
     from sqlalchemy import select
 
     if event.kind != RECOVERY:
         return False
-    previous = select(DagRun.state).where(
+    previous = select(DagRun.state, DagRun.end_date).where(
         DagRun.dag_id == event.dag_id,
         DagRun.run_id != event.run_id,
         DagRun.state.in_(("success", "failed")),
@@ -236,8 +239,25 @@ def _previous_run_failed(session: Any, event: RunEvent) -> bool:
     )
     if event.end_date is not None:
         previous = previous.where(DagRun.end_date <= event.end_date)
-    state = session.scalar(previous.order_by(DagRun.end_date.desc()).limit(1))
-    return str(state).rsplit(".", 1)[-1].lower() == "failed"
+    other = session.execute(previous.order_by(DagRun.end_date.desc()).limit(1)).first()
+    own = _earlier_clearing_failed_at(session, event)
+    if own is not None and (other is None or (aware(other.end_date) or _EPOCH) <= own):
+        return True
+    return other is not None and str(other.state).rsplit(".", 1)[-1].lower() == "failed"
+
+
+def _earlier_clearing_failed_at(session: Any, event: RunEvent) -> datetime | None:
+    """When this run ended as a failure before it was cleared, if its newest earlier clearing
+    has an alert row of kind failure (whatever its outcome: delivered, held back, muted...)."""
+    from airflow.models.log import Log
+
+    rows = _rows(session, Log.dag_id == event.dag_id, Log.run_id == event.run_id, Log.event.in_(EVENTS))
+    earlier = [row for row in rows if row.clear_number < event.clear_number]
+    if not earlier:
+        return None
+    newest = max(row.clear_number for row in earlier)
+    failed = [row for row in earlier if row.clear_number == newest and row.extra.get("kind") == FAILURE]
+    return (failed[-1].time("run_end") or failed[-1].dttm or _EPOCH) if failed else None
 
 
 def held_back_since(session: Any, dag_id: str, after_id: int) -> int:

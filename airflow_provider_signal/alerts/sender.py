@@ -33,6 +33,7 @@ from airflow_provider_signal.alerts import metrics
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.decision import Decision, Outcome, Reason, Rules, RunFacts, decide
 from airflow_provider_signal.alerts.delivery import SendOutcome, describe, run_link, send_alert
+from airflow_provider_signal.alerts.events import event_from_dag_run
 from airflow_provider_signal.alerts.kinds import FAILURE
 from airflow_provider_signal.alerts.message import (
     FailedTask,
@@ -103,6 +104,7 @@ class AlertSender:
         self._retries: dict[RunKey, tuple[float, RunEvent]] = {}  # due (monotonic), event
         self._tries: dict[RunKey, int] = {}
         self._causes: dict[RunKey, str] = {}
+        self._current: RunEvent | None = None  # the event the thread is deciding or sending
         self.dropped = 0
 
     # -- the caller's side (the scheduler's thread) ---------------------------------------------
@@ -200,8 +202,27 @@ class AlertSender:
                 self._causes.get(key, "the Signal API could not be reached"),
             )
         if thread is not None and thread.is_alive():
-            log.error("Signal alerts: a send was still running when the process stopped; it may not arrive.")
+            self._log_still_running(limit)
         return left
+
+    def _log_still_running(self, limit: float) -> None:
+        """The thread outlived ``shutdown_timeout``: name the alert it was on, and what happens next."""
+        current = self._current
+        if current is None:  # between alerts: a sweep's reads
+            log.error(
+                "Signal alerts: the sweep for unalerted failed runs was still running when the process "
+                "stopped (shutdown_timeout %g s); a scheduler's sweep runs it again.",
+                limit,
+            )
+            return
+        log.error(
+            "Signal alert for %s may not arrive: its send was still running when the process stopped "
+            "(shutdown_timeout %g s). A scheduler's sweep sends a failure alert again within "
+            "max_delivery_age (marked as a possible repeat if its request had gone out, once the "
+            "attempt's deadline has passed); check that the Signal API answers, and the run's audit log.",
+            describe(current),
+            limit,
+        )
 
     # -- the sender thread ---------------------------------------------------------------------
 
@@ -237,10 +258,13 @@ class AlertSender:
 
     def _safely(self, event: RunEvent) -> None:
         key = run_key(event)
+        self._current = event
         try:
             self._handle(event)
         except BaseException as error:  # the thread must survive anything an alert raises
             log.error("Signal alert for %s not sent: %s: %s", describe(event), type(error).__name__, error)
+        finally:
+            self._current = None
         if key not in self._retries:
             self._known.pop(key, None)
             self._tries.pop(key, None)
@@ -252,7 +276,6 @@ class AlertSender:
         from airflow.utils.session import create_session
 
         from airflow_provider_signal.alerts import records
-        from airflow_provider_signal.alerts.listener import event_from_dag_run
 
         settings = self.settings
         if FAILURE not in settings.notify_on:

@@ -8,7 +8,8 @@ One concern per module:
 
 - :mod:`.urls`: URL parsing that refuses anything ambiguous, the loopback rule, masking;
 - :mod:`.numbers`: the number checks every reader of a setting uses;
-- :mod:`.settings`: :class:`SignalClientSettings` and the retry policy's numbers;
+- :mod:`.retry_policy`: the retry policy's numbers;
+- :mod:`.settings`: :class:`SignalClientSettings`;
 - :mod:`.transport`: the only module that imports requests/urllib3 (session, adapter,
   retry policy, bounded body read, transport-error kinds);
 - :mod:`.redaction`: the :class:`Redactor` that masks secrets in any encoding;

@@ -1,7 +1,6 @@
 """``SignalClientSettings``: everything a client needs, checked when made, before any request.
 
-Also the retry policy's numbers, which both the settings (to bound a send's time) and the
-transport (to apply them) read.
+The retry policy's numbers live in :mod:`.retry_policy` (importable from here too, as before).
 """
 
 from __future__ import annotations
@@ -10,6 +9,9 @@ import base64
 from dataclasses import dataclass, field
 
 from airflow_provider_signal.client.numbers import is_number, is_whole
+from airflow_provider_signal.client.retry_policy import BACKOFF_MAX as BACKOFF_MAX
+from airflow_provider_signal.client.retry_policy import RETRY_AFTER_MAX as RETRY_AFTER_MAX
+from airflow_provider_signal.client.retry_policy import RETRY_STATUSES as RETRY_STATUSES
 from airflow_provider_signal.client.urls import ApiUrl, parse_api_url
 from airflow_provider_signal.defaults import (
     CONNECT_TIMEOUT_MAX,
@@ -22,11 +24,6 @@ from airflow_provider_signal.errors import SignalInputError
 from airflow_provider_signal.types import AUTH_MODES, AuthMode
 
 DEFAULT_BACKOFF_FACTOR = 0.5
-RETRY_AFTER_MAX = 10
-"""A longer ``Retry-After`` is cut to this many seconds, so a send stays bounded."""
-BACKOFF_MAX = 10.0
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-"""Answers that are retried: the API (or its gateway) refused or could not take the request."""
 TIMEOUT_MAX = 300
 RETRIES_MAX = 10
 

@@ -24,17 +24,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from airflow_provider_signal.client.settings import (
-    BACKOFF_MAX,
-    RETRY_AFTER_MAX,
-    RETRY_STATUSES,
-    SignalClientSettings,
-)
+from airflow_provider_signal.client.retry_policy import BACKOFF_MAX, RETRY_AFTER_MAX, RETRY_STATUSES
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the settings import the URL rules, which import this module: types only
     import requests
     from requests import Session as Session
     from requests.adapters import HTTPAdapter
+
+    from airflow_provider_signal.client.settings import SignalClientSettings
 
 MAX_ANSWER_BYTES = 64 * 1024
 """At most this much of an answer's body is read (decoded); the API's answers are a few
