@@ -16,6 +16,7 @@ from airflow_provider_signal.alerts.decision import (
     RunFacts,
     RunRecord,
     decide,
+    decide_queued,
 )
 from airflow_provider_signal.alerts.kinds import FAILURE, RECOVERY
 
@@ -68,20 +69,44 @@ CASES = [
         Reason.FUTURE_ALERT_IGNORED,
     ),
     (
-        "another failure alert of the DAG still being sent: held",
-        DagHistory(failure_alert_pending=True),
-        RunRecord(),
-        FAILED_NOW,
-        Outcome.HOLD_BACK,
-        Reason.ALERT_PENDING,
-    ),
-    (
-        "cooldown 0 ignores a pending alert",
+        "another failure alert of the DAG still waiting to be sent: this one joins it",
         DagHistory(failure_alert_pending=True),
         RunRecord(),
         FAILED_NOW,
         Outcome.SEND,
-        Reason.FIRST_ALERT,
+        Reason.JOINS_PENDING,
+    ),
+    (
+        "in the cooldown, a pending alert does not undo the hold",
+        DagHistory(last_failure_delivered=ago(10), last_delivered_kind=FAILURE, failure_alert_pending=True),
+        RunRecord(),
+        FAILED_NOW,
+        Outcome.HOLD_BACK,
+        Reason.IN_COOLDOWN,
+    ),
+    (
+        "waiting in the outbox: left to it",
+        DagHistory(),
+        RunRecord(queued=True),
+        FAILED_NOW,
+        Outcome.SKIP,
+        Reason.IN_OUTBOX,
+    ),
+    (
+        "an attempt in flight whose owner is gone: may have arrived, sent again at once",
+        DagHistory(),
+        RunRecord(attempts=1, open_until=NOW + timedelta(minutes=2), owner_gone=True),
+        FAILED_NOW,
+        Outcome.SEND_AGAIN,
+        Reason.MAY_HAVE_ARRIVED,
+    ),
+    (
+        "an owner gone after one copy may have arrived already: never a third",
+        DagHistory(),
+        RunRecord(attempts=2, uncertain=1, open_until=NOW + timedelta(minutes=2), owner_gone=True),
+        FAILED_NOW,
+        Outcome.GIVE_UP,
+        Reason.SENT_TWICE,
     ),
     ("muted", DagHistory(), RunRecord(), RunFacts(FAILURE, ago(0), muted=True), Outcome.MUTE, Reason.MUTED),
     (
@@ -175,7 +200,7 @@ CASES = [
 ]
 
 
-RULES_FOR = {"cooldown 0 ignores a pending alert": Rules(cooldown=0, max_delivery_age=3600)}
+RULES_FOR: dict[str, Rules] = {}
 
 
 @pytest.mark.parametrize(
@@ -187,3 +212,36 @@ def test_the_rule(
     decision = decide(dag, run, facts, RULES_FOR.get(case, RULES), NOW)
     assert (decision.outcome, decision.reason) == (outcome, reason)
     assert decision.sends == (outcome in (Outcome.SEND, Outcome.SEND_AGAIN))
+
+
+QUEUED_CASES = [
+    # (case, run, ended minutes ago, outcome, reason)
+    ("a fresh notice goes out", RunRecord(queued=True), 0, Outcome.SEND, Reason.FIRST_ALERT),
+    ("a retry goes out", RunRecord(attempts=1, queued=True), 5, Outcome.SEND, Reason.RETRY),
+    (
+        "a copy may have arrived: marked",
+        RunRecord(attempts=1, uncertain=1, queued=True),
+        5,
+        Outcome.SEND_AGAIN,
+        Reason.MAY_HAVE_ARRIVED,
+    ),
+    (
+        "two copies may have arrived",
+        RunRecord(attempts=2, uncertain=2),
+        5,
+        Outcome.GIVE_UP,
+        Reason.SENT_TWICE,
+    ),
+    ("older than max_delivery_age", RunRecord(attempts=3, queued=True), 61, Outcome.GIVE_UP, Reason.TOO_OLD),
+    ("decided meanwhile", RunRecord(decided=True), 0, Outcome.SKIP, Reason.ALREADY_DECIDED),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "run", "ended", "outcome", "reason"), QUEUED_CASES, ids=[c[0] for c in QUEUED_CASES]
+)
+def test_the_rule_for_a_queued_notice(
+    case: str, run: RunRecord, ended: float, outcome: Outcome, reason: Reason
+) -> None:
+    decision = decide_queued(run, ago(ended), RULES, NOW)
+    assert (decision.outcome, decision.reason) == (outcome, reason)

@@ -25,7 +25,7 @@ from airflow_provider_signal.alerts.events import event_from_dag_run
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.sender import AlertSender
 from airflow_provider_signal.testing import SignalAPIEmulator
-from alerts_db import add_dag, add_run, alert_rows, migrate, outcome_rows
+from alerts_db import add_dag, add_run, alert_rows, clean_slate, covered, migrate, outcome_rows
 
 ONCALL = "447700900999"
 HOUR = 3600.0
@@ -35,6 +35,11 @@ FAILED, RECOVERED = records.DELIVERED["failure"], records.DELIVERED["recovery"]
 @pytest.fixture(scope="module", autouse=True)
 def metadata_db() -> None:
     migrate()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_database(metadata_db: None) -> None:
+    clean_slate()
 
 
 @dataclass
@@ -61,6 +66,8 @@ def sender_for(signal_api: SignalAPIEmulator, clock: Clock) -> Callable[..., Ale
             "destinations": (ONCALL,),
             "send_retries": 0,
             "send_timeout": 2,
+            "group_wait": 0,  # grouping has its own tests: here each run goes out as it is decided
+            "group_interval": 0,
         }
         values.update(settings)
         return AlertSender(AlertSettings(**values), clock=clock)
@@ -88,7 +95,11 @@ def test_a_delivered_alert_is_recorded_after_its_attempt_and_the_run_never_alert
     sender.process(event)
     sender.process(event)  # reported twice (apache/airflow#55299), or swept after the listener
     assert len(texts(signal_api, "rec_first")) == 1
-    assert alert_rows("rec_first") == [(records.ATTEMPT, "run_1"), (FAILED, "run_1")]
+    assert alert_rows("rec_first") == [
+        (records.QUEUED, "run_1"),
+        (records.ATTEMPT, "run_1"),
+        (FAILED, "run_1"),
+    ]
 
 
 def test_the_cooldown_holds_back_and_the_next_alert_counts_what_it_held(
@@ -137,17 +148,24 @@ def test_an_unreachable_api_is_retried_the_message_says_delayed_and_starts_no_co
     event = run_ended(clock, "rec_outage", "run_1")
     signal_api.fail_next(2, status=503)
     sender.process(event)
-    assert [e for e, _ in alert_rows("rec_outage")] == [records.ATTEMPT, records.NOT_DELIVERED]
+    assert [e for e, _ in alert_rows("rec_outage")] == [
+        records.QUEUED,
+        records.ATTEMPT,
+        records.NOT_DELIVERED,
+        records.QUEUED,  # back in the outbox, with its back-off
+    ]
     clock.advance(3)
-    sender.process(run_ended(clock, "rec_outage", "run_2"))  # held: run_1's alert is still pending
+    # The same DAG fails again while run_1's alert waits for its retry: run_2 joins it (503 again).
+    sender.process(run_ended(clock, "rec_outage", "run_2"))
+    assert outcome_rows("rec_outage") == []
     clock.advance(3)
-    sender.process(event)  # the retry: 503 again
-    clock.advance(10)
-    sender.process(event)
-    [text] = texts(signal_api, "rec_outage")
-    start = (clock.now - timedelta(minutes=16)).strftime("%H:%M")
+    sender.process(event)  # the API is back: one message for both runs, promptly
+    [text] = [m.text for m in signal_api.messages if "rec_outage" in m.text]
+    start = (clock.now - timedelta(minutes=6)).strftime("%H:%M")
+    assert text.splitlines()[0] == "❌ Airflow: 2 DAG runs failed of 1 DAG"
     assert f"Delayed: the Signal API could not be reached from {start} to {clock.now:%H:%M} UTC" in text
-    assert "Also: 1 earlier failed run" in text and "Sent again" not in text
+    assert "• rec_outage (2 runs, 2 delayed)" in text and "Sent again" not in text
+    assert outcome_rows("rec_outage") == [(FAILED, "run_1"), (FAILED, "run_2")]
     # An alert given up (too old) starts no cooldown: the next failure alerts.
     add_dag("rec_lost")
     lost = run_ended(clock, "rec_lost", "run_1")
@@ -172,7 +190,9 @@ def test_a_copy_that_may_have_arrived_is_sent_again_once_marked_never_a_third_ti
     event = run_ended(clock, "rec_maybe", "run_1")
     signal_api.fail_next(2, action="drop", deliver=True)  # processed, answer lost: twice
     sender.process(event)
+    clock.advance(0.1)  # the marked repeat goes out after a second
     sender.process(event)
+    clock.advance(0.1)
     sender.process(event)
     first, second = texts(signal_api, "rec_maybe")
     assert "Sent again" not in first
@@ -207,14 +227,15 @@ def test_the_sweep_sends_what_a_crash_left_and_leaves_decided_runs_alone(
     sender.process(done)
     assert sender.sweep() >= 2
     assert sender.sweep() == 0  # everything has an outcome now
-    assert (
-        len(texts(signal_api, "rec_crash_before")) == 1
-        and "Run: run_1" in texts(signal_api, "rec_crash_before")[0]
-    )
-    [again] = texts(signal_api, "rec_crash_mid")
-    assert "Sent again: the first attempt may not have arrived" in again
+    # Found by the same sweep, the two go out together: one message naming both, the one whose
+    # first copy may have arrived marked.
+    [swept] = [m.text for m in signal_api.messages if "rec_crash" in m.text]
+    assert swept.splitlines()[0] == "❌ Airflow: 2 DAG runs failed in 2 DAGs"
+    assert "• rec_crash_before: " in swept and "• rec_crash_mid (delayed): " in swept
+    assert "Sent again: an earlier attempt may not have arrived" in swept
     assert len(texts(signal_api, "rec_done")) == 1
     assert never_queued.run_id == "run_1"
+    assert [event for event, _ in outcome_rows("rec_crash_mid")] == [FAILED]
 
 
 def test_malformed_rows_and_a_db_clean_neither_crash_nor_duplicate(
@@ -274,8 +295,15 @@ def test_a_burst_beyond_the_queue_only_delays_alerts_the_sweep_sends_every_dropp
     assert accepted.count(False) == busy.dropped == burst - 1 - queue_size
     clock.advance(1)  # past the sweep's grace for runs that just ended
     assert sender.sweep() >= busy.dropped
+    # Every run named or counted exactly once, in a handful of messages: the queue's 100 one by one
+    # (group_wait 0 here), the 199 the sweep found in one.
+    burst_texts = [m.text for m in signal_api.messages if "rec_burst_" in m.text]
+    seen = covered(burst_texts)
+    assert all(count == 1 for name, count in seen.items() if name != "<counted>"), seen
+    assert sum(seen.values()) == burst
+    assert len(burst_texts) <= queue_size + 1 + 3
     for n in range(burst):
-        assert len(texts(signal_api, f"rec_burst_{n}")) == 1, f"rec_burst_{n}"
+        assert [event for event, _ in outcome_rows(f"rec_burst_{n}")] == [FAILED], f"rec_burst_{n}"
     assert sender.sweep() == 0
 
 

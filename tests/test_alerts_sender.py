@@ -20,7 +20,7 @@ from airflow_provider_signal.alerts.listener import SignalAlertListener
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.sender import AlertSender
 from airflow_provider_signal.testing import SignalAPIEmulator
-from alerts_db import T0, add_dag, add_run, migrate, outcome_rows
+from alerts_db import T0, add_dag, add_run, clean_slate, migrate, outcome_rows
 
 ONCALL = "447700900999"
 TEAM_A = "447700900111"
@@ -31,12 +31,23 @@ def metadata_db() -> None:
     migrate()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_database(metadata_db: None) -> None:
+    clean_slate()
+
+
 @pytest.fixture
 def listener_for(signal_api: SignalAPIEmulator) -> Iterator[Callable[..., SignalAlertListener]]:
     made: list[SignalAlertListener] = []
 
     def build(**settings: Any) -> SignalAlertListener:
-        values: dict[str, Any] = {"enabled": True, "destinations": (ONCALL,), "send_retries": 0}
+        values: dict[str, Any] = {
+            "enabled": True,
+            "destinations": (ONCALL,),
+            "send_retries": 0,
+            "group_wait": 0,
+            "group_interval": 0,
+        }
         values.update(settings)
         listener = SignalAlertListener(settings=AlertSettings(**values))
         made.append(listener)
@@ -174,7 +185,7 @@ def test_shutdown_drains_what_it_can_in_time_and_logs_the_rest(caplog: pytest.Lo
     assert "run 'later_2' not sent: the process stopped before its turn" in logged
     [running] = [r.getMessage() for r in caplog.records if "still running" in r.getMessage()]
     assert running.startswith(
-        "Signal alert for DAG 'dag' run 'stuck' may not arrive: its send was still running"
+        "Signal alert for DAG 'dag' run 'stuck' may not arrive: its decision was still running"
     )
     assert "sweep" in running  # what happens next
     assert not stuck.submit(RunEvent("failure", "dag", "too_late"))

@@ -99,6 +99,20 @@ CONFIG_SECTION: dict[str, Any] = {
             "Seconds to wait after a file breaks (or is fixed) for others: files that break within "
             "this time of the first are listed in one message. 0: send at the next read.",
         ),
+        "group_wait": _option(
+            "float",
+            "10",
+            "Seconds an alert waits for others of its kind (failure, recovery) to the same recipients: "
+            "runs that fail within this time of the first go out in one message. A lone failure "
+            "arrives this much later than it would alone. 0: no wait. From 0 to 600.",
+        ),
+        "group_interval": _option(
+            "float",
+            "60",
+            "Seconds between two messages of one group (one kind, the same recipients): further "
+            "alerts after a group's message go out together, at most this often. 0: as soon as "
+            "their group_wait ends. From 0 to 86400.",
+        ),
         "alert_on_manual": _option(
             "boolean",
             "False",
@@ -166,6 +180,8 @@ class AlertSettings:
     alert_on_manual: bool = False
     import_error_interval: float = 10.0
     import_error_window: float = 20.0
+    group_wait: float = 10.0
+    group_interval: float = 60.0
     max_failed_tasks: int = 5
     queue_size: int = 100
     send_timeout: float = 10.0
@@ -293,6 +309,8 @@ def parse_settings(get: Callable[[str], str | None]) -> AlertSettings:
             "import_error_interval", text("import_error_interval", "10"), float, 0.5, 3600
         ),
         import_error_window=_number("import_error_window", text("import_error_window", "20"), float, 0, 3600),
+        group_wait=_number("group_wait", text("group_wait", "10"), float, 0, 600),
+        group_interval=_number("group_interval", text("group_interval", "60"), float, 0, 86400),
         max_delivery_age=_number("max_delivery_age", text("max_delivery_age", "3600"), float, 1, _WEEK),
         sweep_interval=_number("sweep_interval", text("sweep_interval", "30"), float, 1, 3600),
     )

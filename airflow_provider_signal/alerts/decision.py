@@ -9,20 +9,26 @@ this, writes the outcome back and acts on it.
 The rules, in order:
 
 - a run with a recorded outcome (delivered, held back, muted, given up) is never decided again;
-- an attempt that started and has no outcome yet is *in flight* until its deadline (another
-  process is sending it: leave it); past the deadline its process died mid-send, so the
-  message may have arrived;
+- a run waiting in the outbox (queued, not yet sent) is left to the outbox;
+- an attempt that started and has no outcome yet is *in flight* until its deadline, unless its
+  owner (the process sending it) is known to be gone; past the deadline, or with its owner
+  gone, its process died mid-send, so the message may have arrived;
 - at most two copies that may have arrived: a second such copy means give up, never a third;
 - a muted DAG is recorded as muted;
 - older than ``max_delivery_age`` (from the run's end): given up;
 - a run already being sent (an earlier attempt did not arrive) goes on being sent, marked as
   a possible repeat when an earlier copy may have arrived; the cooldown is not asked again;
 - a failure alerts unless the DAG's last *delivered* failure alert is younger than the
-  cooldown (counted from that delivery to this run's end), or another failure alert of the
-  DAG is still being sent; a delivered recovery after it ends the cooldown; a delivery dated
-  later than ``now`` (a clock ahead) is ignored;
+  cooldown (counted from that delivery to this run's end); a delivered recovery after it ends
+  the cooldown; a delivery dated later than ``now`` (a clock ahead) is ignored; a failure of a
+  DAG whose earlier failure alert is still waiting to be sent joins it (one message names both);
 - a recovery is sent when the DAG's last delivered alert was a failure alert and the DAG's
-  previous finished run failed (a failed run cleared and now successful counts its own failure).
+  previous finished run failed (a failed run cleared and now successful counts its own failure),
+  or when its previous run failed and that failure's alert is still waiting: the recovery then
+  waits for it (:mod:`.grouping`), so the phone never shows a recovery before its failure.
+
+:func:`decide_queued` is the rule the outbox applies to a queued notice when its group goes out:
+too old or sent twice is given up, anything else is sent (marked when a copy may have arrived).
 """
 
 from __future__ import annotations
@@ -51,11 +57,13 @@ class Reason(str, enum.Enum):
     RETRY = "an earlier attempt could not reach the Signal API"
     MAY_HAVE_ARRIVED = "an earlier attempt may have arrived"
     RECOVERY = "the DAG's last delivered alert was a failure and its previous run failed"
+    RECOVERY_AFTER_PENDING = "the DAG's failure alert is still waiting to be sent: the recovery follows it"
     IN_COOLDOWN = "held back by the cooldown"
-    ALERT_PENDING = "held back: another failure alert of this DAG is still being sent"
+    JOINS_PENDING = "joins the DAG's earlier failure alert that is still waiting to be sent"
     MUTED = "the DAG is muted"
     ALREADY_DECIDED = "this run already has a recorded outcome"
     IN_FLIGHT = "an attempt for this run is in flight"
+    IN_OUTBOX = "this run's alert is waiting in the outbox"
     TOO_OLD = "the run ended longer than max_delivery_age ago"
     SENT_TWICE = "two copies may already have arrived; never a third"
     NO_FAILURE_ALERT = "no failure alert to recover from"
@@ -75,7 +83,7 @@ class DagHistory:
     last_failure_delivered: datetime | None = None  # when the last failure alert was delivered
     last_delivered_kind: RunKind | None = None  # the kind of the DAG's last delivered alert
     last_delivered_at: datetime | None = None
-    failure_alert_pending: bool = False  # another run's failure alert is being sent
+    failure_alert_pending: bool = False  # another run's failure alert is queued or being sent
     previous_run_failed: bool = False  # the previous finished run (or this run before clearing) failed
 
 
@@ -88,6 +96,8 @@ class RunRecord:
     uncertain: int = 0  # attempts that ended in "may have arrived"
     open_until: datetime | None = None  # the deadline of an attempt that has no outcome yet
     first_failure: datetime | None = None  # when an attempt first failed to reach the API
+    queued: bool = False  # waiting in the outbox for its group to go out
+    owner_gone: bool = False  # the process of the open attempt no longer runs
 
 
 @dataclass(frozen=True)
@@ -115,9 +125,11 @@ def decide(dag: DagHistory, run: RunRecord, facts: RunFacts, rules: Rules, now: 
     """The outcome for one finished run (see the module docstring for the rules)."""
     if run.decided:
         return Decision(Outcome.SKIP, Reason.ALREADY_DECIDED)
+    if run.queued:
+        return Decision(Outcome.SKIP, Reason.IN_OUTBOX)
     uncertain = run.uncertain
     if run.open_until is not None:
-        if now < run.open_until:
+        if now < run.open_until and not run.owner_gone:
             return Decision(Outcome.SKIP, Reason.IN_FLIGHT)
         uncertain += 1  # its process died with the request out
     if uncertain >= 2:
@@ -147,14 +159,29 @@ def _failure(dag: DagHistory, facts: RunFacts, rules: Rules, now: datetime) -> D
         reason = Reason.COOLDOWN_OVER
     else:
         return Decision(Outcome.HOLD_BACK, Reason.IN_COOLDOWN)
-    if dag.failure_alert_pending and rules.cooldown > 0:
-        return Decision(Outcome.HOLD_BACK, Reason.ALERT_PENDING)
+    if dag.failure_alert_pending:
+        return Decision(Outcome.SEND, Reason.JOINS_PENDING)
     return Decision(Outcome.SEND, reason)
 
 
 def _recovery(dag: DagHistory, now: datetime) -> Decision:
+    if dag.failure_alert_pending and dag.previous_run_failed:
+        return Decision(Outcome.SEND, Reason.RECOVERY_AFTER_PENDING)
     if dag.last_delivered_kind != FAILURE or _ahead(dag.last_delivered_at, now):
         return Decision(Outcome.SKIP, Reason.NO_FAILURE_ALERT)
     if not dag.previous_run_failed:
         return Decision(Outcome.SKIP, Reason.PREVIOUS_NOT_FAILED)
     return Decision(Outcome.SEND, Reason.RECOVERY)
+
+
+def decide_queued(run: RunRecord, ended: datetime, rules: Rules, now: datetime) -> Decision:
+    """The outcome for a notice taken from the outbox, just before its group goes out."""
+    if run.decided:
+        return Decision(Outcome.SKIP, Reason.ALREADY_DECIDED)
+    if run.uncertain >= 2:
+        return Decision(Outcome.GIVE_UP, Reason.SENT_TWICE)
+    if (now - ended).total_seconds() > rules.max_delivery_age:
+        return Decision(Outcome.GIVE_UP, Reason.TOO_OLD)
+    if run.uncertain:
+        return Decision(Outcome.SEND_AGAIN, Reason.MAY_HAVE_ARRIVED)
+    return Decision(Outcome.SEND, Reason.RETRY if run.attempts else Reason.FIRST_ALERT)

@@ -1,4 +1,5 @@
-"""One run alert, sent: the text built for its kind and handed to the hook, with what happened.
+"""One message, sent: the text built for its run (or its group of runs) and handed to the hook,
+with what happened.
 
 Runs on the background sender's thread (never the scheduler's). The hook reads the
 ``[signal_alerts]`` connection, redacts the text and bounds each request by ``send_timeout`` and
@@ -34,18 +35,40 @@ def describe(event: RunEvent) -> str:
 
 
 def send_alert(settings: AlertSettings, report: RunReport, recipients: list[str]) -> SendOutcome:
-    """Build the alert's text and send it through ``settings.conn_id``; never raise."""
+    """Build one run's alert and send it through ``settings.conn_id``; never raise."""
+    return send_group(settings, [report], recipients)
+
+
+def describe_group(reports: list[RunReport]) -> str:
+    """How log lines name a message: its run, or ``3 runs of DAGs 'a', 'b', 'c'``."""
+    if len(reports) == 1:
+        return describe(reports[0].event)
+    dags = list(dict.fromkeys(report.event.dag_id for report in reports))
+    named = ", ".join(repr(dag_id) for dag_id in dags[:5]) + (
+        f" and {len(dags) - 5} more" if len(dags) > 5 else ""
+    )
+    return f"{len(reports)} runs of DAGs {named}"
+
+
+def send_group(settings: AlertSettings, reports: list[RunReport], recipients: list[str]) -> SendOutcome:
+    """Build the message for ``reports`` (one kind; a group of one is the single-run text) and
+    send it through ``settings.conn_id``; never raise."""
+    from airflow_provider_signal.alerts.group_text import group_text
     from airflow_provider_signal.errors import SignalDeliveryError
     from airflow_provider_signal.hooks.signal import SignalHook
 
-    event = report.event
+    event = reports[0].event
     hook = SignalHook(settings.conn_id, timeout=settings.send_timeout, retries=settings.send_retries)
     try:
         limit = hook.settings.max_text_length
-        if event.kind == FAILURE:
-            text = failure_text(report, max_tasks=settings.max_failed_tasks, limit=limit, redact=hook.redact)
+        if len(reports) > 1:
+            text = group_text(reports, link=group_link(event.kind), limit=limit, redact=hook.redact)
+        elif event.kind == FAILURE:
+            text = failure_text(
+                reports[0], max_tasks=settings.max_failed_tasks, limit=limit, redact=hook.redact
+            )
         else:
-            text = recovery_text(report, limit=limit, redact=hook.redact)
+            text = recovery_text(reports[0], limit=limit, redact=hook.redact)
         results = hook.send_message(text, recipients or None)
     except SignalDeliveryError as error:
         failed = [f.destination for f in error.failures if f.destination]
@@ -55,16 +78,31 @@ def send_alert(settings: AlertSettings, report: RunReport, recipients: list[str]
         return SendOutcome(False, list(recipients), False, f"{type(error).__name__}: {error}")
     finally:
         hook.close()
-    log.info("Signal %s alert for %s sent to %d recipient(s).", event.kind, describe(event), len(results))
+    log.info(
+        "Signal %s alert for %s sent to %d recipient(s).", event.kind, describe_group(reports), len(results)
+    )
     return SendOutcome(True)
 
 
-def run_link(event: RunEvent) -> str | None:
-    """The run's page in the UI, from ``[api] base_url`` (3.x) or ``[webserver] base_url`` (2.11)."""
+def _ui_base() -> tuple[str, int]:
+    """The UI's ``base_url`` (``[api]`` on 3.x, ``[webserver]`` on 2.11) and Airflow's major version."""
     from airflow import __version__ as airflow_version
     from airflow.configuration import conf
 
     major = int(airflow_version.split(".", 1)[0])
     section = "api" if major >= 3 else "webserver"
-    base = conf.get(section, "base_url", fallback="") or ""
+    return conf.get(section, "base_url", fallback="") or "", major
+
+
+def run_link(event: RunEvent) -> str | None:
+    """The run's page in the UI."""
+    base, major = _ui_base()
     return run_url(base, event.dag_id, event.run_id, major)
+
+
+def group_link(kind: str) -> str | None:
+    """Where a group's runs are listed: the failed runs, or the DAGs for recoveries."""
+    from airflow_provider_signal.alerts.group_text import dags_url, failed_runs_url
+
+    base, major = _ui_base()
+    return failed_runs_url(base, major) if kind == FAILURE else dags_url(base, major)

@@ -115,7 +115,9 @@ class SignalAlertListener:
             if sender is None:
                 return
             if component is not None and hasattr(component, "job_type"):
-                sender.start_sweeping(lambda: getattr(component, "job_type", None) == "SchedulerJob")
+                sender.start_sweeping(
+                    lambda: getattr(component, "job_type", None) == "SchedulerJob", job=component
+                )
         except Exception:
             log.exception("Signal alerts: starting the sweep failed")
         try:

@@ -78,6 +78,7 @@ class RunReport:
     run_url: str | None = None
     unreachable: tuple[datetime, datetime] | None = None  # the API could not be reached from .. to ..
     sent_again: bool = False  # an earlier copy may have arrived
+    failed_count: int | None = None  # all failed tasks, when ``failed_tasks`` names only the first
 
 
 def _clock(value: datetime) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PREFIX = "signal_alerts"
-COUNTERS = ("delivered", "held_back", "muted", "retried", "given_up", "dropped")
+COUNTERS = ("delivered", "grouped", "held_back", "muted", "retried", "given_up", "dropped")
 DELIVERY_DELAY = "delivery_delay"
 
 
@@ -33,9 +33,9 @@ def airflow_stats() -> Any:
         return Stats
 
 
-def incr(counter: str) -> None:
+def incr(counter: str, count: int = 1) -> None:
     try:
-        airflow_stats().incr(f"{PREFIX}.{counter}")
+        airflow_stats().incr(f"{PREFIX}.{counter}", count)
     except Exception as error:
         log.debug("Signal alerts: metric %s not sent: %s", counter, error)
 

@@ -6,8 +6,10 @@ step, with the DAG id, the run id and a JSON ``extra``. That table exists unchan
 3.x (no migration, no DB manager), every process that may send shares it, it survives
 restarts, and the UI's audit log shows each step beside the run it is about. The events:
 
+- ``signal_alert_queued``: the decision was to send; the notice waits in the outbox for its
+  group (:mod:`.outbox`), with what its message needs;
 - ``signal_alert_attempt``: a send started (the in-flight marker, committed before the
-  request goes out), with its deadline and recipients;
+  request goes out), with its deadline, recipients and owner (job id, host, pid);
 - ``signal_alert_not_delivered``: that send ended without the API's acceptance, with the cause,
   whether a copy may have arrived (``maybe``) and who is still to be sent to;
 - outcomes: ``signal_alert_failed`` / ``signal_alert_recovered`` (delivered, with
@@ -38,6 +40,7 @@ from airflow_provider_signal.alerts.kinds import FAILURE, RECOVERY, RunKind
 from airflow_provider_signal.alerts.message import FailedTask, RunEvent
 
 AUDIT_OWNER = "signal_alerts"
+QUEUED = "signal_alert_queued"
 ATTEMPT = "signal_alert_attempt"
 NOT_DELIVERED = "signal_alert_not_delivered"
 DELIVERED: dict[RunKind, str] = {FAILURE: "signal_alert_failed", RECOVERY: "signal_alert_recovered"}
@@ -46,9 +49,10 @@ MUTED = "signal_alert_muted"
 SKIPPED = "signal_alert_skipped"
 GIVEN_UP = "signal_alert_given_up"
 OUTCOMES = (*DELIVERED.values(), HELD, MUTED, SKIPPED, GIVEN_UP)
-EVENTS = (*OUTCOMES, ATTEMPT, NOT_DELIVERED)
+EVENTS = (*OUTCOMES, QUEUED, ATTEMPT, NOT_DELIVERED)
 _KIND_OF_DELIVERED = {event: kind for kind, event in DELIVERED.items()}
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = EPOCH
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,8 @@ def parse_time(value: object) -> datetime | None:
         return None
 
 
-def _extra(raw: object) -> dict[str, Any]:
+def parse_extra(raw: object) -> dict[str, Any]:
+    """A row's ``extra`` as a dict; ``{}`` for anything that is not a JSON object."""
     try:
         parsed = json.loads(raw) if isinstance(raw, str) else None
     except (ValueError, RecursionError):
@@ -103,7 +108,8 @@ def _rows(session: Any, *where: Any, newest_first: bool = False, limit: int | No
     if limit is not None:
         query = query.limit(limit)
     return [
-        Row(int(r.id), str(r.event), r.run_id, aware(r.dttm), _extra(r.extra)) for r in session.execute(query)
+        Row(int(r.id), str(r.event), r.run_id, aware(r.dttm), parse_extra(r.extra))
+        for r in session.execute(query)
     ]
 
 
@@ -117,6 +123,7 @@ class RunState:
     record: RunRecord
     recipients: tuple[str, ...] | None = None  # still to be sent to (None: everyone)
     last_cause: str = ""
+    owner: dict[str, Any] | None = None  # who runs the open attempt (its row's ``owner``)
 
 
 def fold_run(rows: list[Row], clear_number: int) -> RunState:
@@ -127,17 +134,24 @@ def fold_run(rows: list[Row], clear_number: int) -> RunState:
     first_failure: datetime | None = None
     recipients: tuple[str, ...] | None = None
     cause = ""
+    queued = False
+    owner: dict[str, Any] | None = None
     for row in rows:
         if row.clear_number != clear_number:
             continue
         if row.event in OUTCOMES:
             decided = True
+        elif row.event == QUEUED:
+            queued = True
         elif row.event == ATTEMPT:
             if open_until is not None:  # the previous attempt never got an outcome
                 uncertain += 1
             attempts += 1
+            queued = False
             open_until = row.time("deadline") or row.dttm or _EPOCH
             recipients = _recipients(row.extra.get("recipients"), recipients)
+            value = row.extra.get("owner")
+            owner = value if isinstance(value, dict) else None
         elif row.event == NOT_DELIVERED:
             open_until = None
             if row.extra.get("maybe") is True:
@@ -146,14 +160,45 @@ def fold_run(rows: list[Row], clear_number: int) -> RunState:
                 first_failure = row.dttm
             recipients = _recipients(row.extra.get("recipients"), recipients)
             cause = str(row.extra.get("cause", ""))
-    record = RunRecord(decided, attempts, uncertain, open_until, first_failure)
-    return RunState(record, recipients, cause)
+    record = RunRecord(decided, attempts, uncertain, open_until, first_failure, queued=queued and not decided)
+    return RunState(record, recipients, cause, owner if open_until is not None else None)
 
 
 def _recipients(value: object, current: tuple[str, ...] | None) -> tuple[str, ...] | None:
     if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
         return tuple(value)
     return current
+
+
+def run_states(session: Any, events: list[RunEvent], since: datetime) -> dict[tuple[str, str, int], RunState]:
+    """:func:`run_state` for many runs in one read (rows written since ``since``)."""
+    from airflow.models.log import Log
+
+    if not events:
+        return {}
+    rows = session.execute(
+        select_rows()
+        .where(Log.dag_id.in_({event.dag_id for event in events}), Log.event.in_(EVENTS), Log.dttm >= since)
+        .order_by(Log.id)
+    )
+    by_run: dict[tuple[str, str], list[Row]] = {}
+    for raw in rows:
+        row = Row(int(raw.id), str(raw.event), raw.run_id, aware(raw.dttm), parse_extra(raw.extra))
+        by_run.setdefault((str(raw.dag_id), row.run_id or ""), []).append(row)
+    return {
+        (event.dag_id, event.run_id, event.clear_number): fold_run(
+            by_run.get((event.dag_id, event.run_id), []), event.clear_number
+        )
+        for event in events
+    }
+
+
+def select_rows() -> Any:
+    """``SELECT id, event, dag_id, run_id, dttm, extra FROM log``: the columns a :class:`Row` needs."""
+    from airflow.models.log import Log
+    from sqlalchemy import select
+
+    return select(Log.id, Log.event, Log.dag_id, Log.run_id, Log.dttm, Log.extra)
 
 
 def run_state(session: Any, event: RunEvent) -> RunState:
@@ -205,7 +250,7 @@ def _failure_pending(session: Any, event: RunEvent, now: datetime, max_age: floa
         for row in _rows(
             session,
             Log.dag_id == event.dag_id,
-            Log.event == ATTEMPT,
+            Log.event.in_((QUEUED, ATTEMPT)),
             Log.run_id != event.run_id,
             Log.dttm >= since,
         )
@@ -329,7 +374,7 @@ def unalerted_failures(
             Log.dttm >= oldest - timedelta(minutes=10),  # rows are written after the run's end
         )
     )
-    done = {(r.dag_id, r.run_id, Row(0, "", r.run_id, None, _extra(r.extra)).clear_number) for r in rows}
+    done = {(r.dag_id, r.run_id, Row(0, "", r.run_id, None, parse_extra(r.extra)).clear_number) for r in rows}
     return [run for run in runs if (run.dag_id, run.run_id, int(run.clear_number or 0)) not in done]
 
 
@@ -355,3 +400,19 @@ def failed_tasks(session: Any, dag_id: str, run_id: str) -> tuple[list[FailedTas
     upstream = session.scalar(select(func.count()).where(*in_run, Ti.state == "upstream_failed"))
     tasks = [FailedTask(row.task_id, row.try_number, row.map_index) for row in rows]
     return tasks, int(upstream or 0)
+
+
+def first_failed_tasks(session: Any, dag_id: str, run_id: str, named: int) -> tuple[list[FailedTask], int]:
+    """The run's first ``named`` failed task instances and how many failed in all (a group's line)."""
+    from airflow.models.taskinstance import TaskInstance as Ti
+    from sqlalchemy import func, select
+
+    in_run = (Ti.dag_id == dag_id, Ti.run_id == run_id, Ti.state == "failed")
+    rows = session.execute(
+        select(Ti.task_id, Ti.try_number, Ti.map_index)
+        .where(*in_run)
+        .order_by(Ti.end_date, Ti.task_id, Ti.map_index)
+        .limit(named)
+    ).all()
+    total = session.scalar(select(func.count()).where(*in_run))
+    return [FailedTask(row.task_id, row.try_number, row.map_index) for row in rows], int(total or 0)

@@ -1,17 +1,17 @@
-"""The background sender: one daemon thread per process, fed by a bounded queue.
+"""The background sender: one daemon thread per process, fed by a bounded queue, running the
+pipeline (:mod:`.pipeline`: its stages in order).
 
 The listener only calls :meth:`AlertSender.submit` (a ``put_nowait``); everything slow runs
-here. For each run: take the DAG's row lock, read what is recorded, decide
-(:func:`~airflow_provider_signal.alerts.decision.decide`), record the outcome, or an in-flight
-marker before a send, commit, send (bounded by ``send_timeout`` and ``send_retries``), and
-record what happened. A send that did not reach the API is retried here with growing back-off
-(at most ``RETRY_CAP`` seconds apart) until ``max_delivery_age`` after the run's end.
+here: each event is decided (a notice queued in the durable outbox, or its outcome recorded),
+and the outbox is flushed when a group is due (``group_wait``, ``group_interval``, a retry's
+back-off). A send that did not reach the API is queued again with growing back-off until
+``max_delivery_age`` after the run's end.
 
 In a scheduler (:meth:`start_sweeping`), the thread also sweeps the database when it starts
-and every ``sweep_interval`` seconds: failed runs that ended within ``max_delivery_age`` with no
-recorded outcome (a process killed mid-way, an alert dropped from a full queue) are decided
-and sent then. At shutdown :meth:`close` gives pending alerts ``shutdown_timeout`` seconds and
-logs every alert left unsent with its DAG, run and cause.
+and every ``sweep_interval`` seconds (:mod:`.sweep`) and flushes the whole outbox then, so what a
+process that died left queued goes out. At shutdown :meth:`close` gives pending alerts
+``shutdown_timeout`` seconds (sending what is queued without waiting for its group) and logs
+every alert left unsent with its DAG, run and cause.
 """
 
 from __future__ import annotations
@@ -19,41 +19,30 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import math
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_signal.alerts import metrics
+from airflow_provider_signal.alerts import metrics, owners
 from airflow_provider_signal.alerts.config import AlertSettings
-from airflow_provider_signal.alerts.decision import Decision, Outcome, Reason, Rules, RunFacts, decide
-from airflow_provider_signal.alerts.delivery import SendOutcome, describe, run_link, send_alert
-from airflow_provider_signal.alerts.events import event_from_dag_run
-from airflow_provider_signal.alerts.kinds import FAILURE
-from airflow_provider_signal.alerts.message import (
-    FailedTask,
-    RunEvent,
-    RunReport,
-)
+from airflow_provider_signal.alerts.delivery import describe
+from airflow_provider_signal.alerts.message import RunEvent
+from airflow_provider_signal.alerts.pipeline import Pipeline
+from airflow_provider_signal.alerts.sweep import SWEEP_GRACE, unalerted_runs
+
+__all__ = ["SWEEP_GRACE", "AlertSender", "run_key"]
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
-RETRY_FIRST = 1.0
-"""Seconds before the first retry of a send that did not reach the API; doubled each time."""
-RETRY_CAP = 60.0
-"""The longest wait between two retries."""
 FIRST_SWEEP_DELAY = 10.0
 """Seconds from a scheduler's start to its first sweep: the executor forks its workers right
 after the listener's ``on_starting``, and a child forked while this thread holds a database
 connection's lock would inherit it held."""
-SWEEP_GRACE = 15.0
-"""The sweep leaves runs that ended this recently to the listener that saw them end."""
 _KNOWN_MAX = 10_000
 
 RunKey = tuple[str, str, int]
@@ -67,16 +56,8 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@dataclass
-class Plan:
-    """A send decided and marked in flight: what to send, to whom."""
-
-    report: RunReport
-    recipients: list[str]
-
-
 class AlertSender:
-    """Send alerts for :class:`RunEvent` objects off the caller's thread.
+    """Run the alert pipeline for :class:`RunEvent` objects off the caller's thread.
 
     :param settings: the parsed ``[signal_alerts]`` section.
     :param handle: what to do with one event (default: :meth:`process`); tests and the
@@ -92,7 +73,9 @@ class AlertSender:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self._handle = handle or self.process
+        self.job: Any = None  # the Airflow job of this process, once on_starting names it
+        self.pipeline = Pipeline(settings, clock, lambda: owners.this_process(self.job))
+        self._handle = handle or self._take
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_size)
@@ -100,11 +83,10 @@ class AlertSender:
         self._closed = False
         self._sweeping = False
         self._sweep_if: Callable[[], bool] = lambda: True
-        self._known: dict[RunKey, None] = {}  # queued or being retried: the sweep leaves them
-        self._retries: dict[RunKey, tuple[float, RunEvent]] = {}  # due (monotonic), event
-        self._tries: dict[RunKey, int] = {}
-        self._causes: dict[RunKey, str] = {}
-        self._current: RunEvent | None = None  # the event the thread is deciding or sending
+        self._known: dict[RunKey, None] = {}  # queued here: the sweep leaves them
+        self._next_flush: datetime | None = None  # when a notice of the outbox is due
+        self._current: RunEvent | None = None  # the event the thread is deciding
+        self._flushing = False
         self.dropped = 0
 
     # -- the caller's side (the scheduler's thread) ---------------------------------------------
@@ -134,14 +116,17 @@ class AlertSender:
             self._start()
         return True
 
-    def start_sweeping(self, only_if: Callable[[], bool] = lambda: True) -> None:
+    def start_sweeping(self, only_if: Callable[[], bool] = lambda: True, job: Any = None) -> None:
         """Sweep the database soon and every ``sweep_interval`` seconds (in a scheduler).
 
         ``only_if`` is asked before the first sweep: Airflow fires ``on_starting`` before a
         job knows its type, so the listener asks then whether this process is a scheduler.
+        ``job`` is that Airflow job: its id marks this process's sends as its own.
         """
         self._sweep_if = only_if
         self._sweeping = True
+        if job is not None:
+            self.job = job
         if self._thread is None and not self._closed:
             self._start()
 
@@ -159,15 +144,17 @@ class AlertSender:
         self._queue = queue.Queue(maxsize=self.settings.queue_size)
         self._thread = None
         self._sweeping = False
-        self._known, self._retries, self._tries, self._causes = {}, {}, {}, {}
+        self._known, self._next_flush = {}, None
+        self.job = None
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize() + len(self._retries)
+        """Events not yet decided, plus one while a notice decided here waits for its group."""
+        return self._queue.qsize() + (1 if self._next_flush is not None else 0)
 
     def close(self, timeout: float | None = None) -> list[RunEvent]:
         """Stop taking alerts, send what is queued within ``timeout`` (default
-        ``shutdown_timeout``) seconds, and return (and log) the events left unsent."""
+        ``shutdown_timeout``) seconds, and return (and log) the events left undecided."""
         if self._closed or self._pid != os.getpid():
             return []
         self._closed = True
@@ -193,58 +180,81 @@ class AlertSender:
                 describe(event),
                 limit,
             )
-        for key, (_, event) in list(self._retries.items()):
-            left.append(event)
-            log.error(
-                "Signal alert for %s not sent: the process stopped while it was being retried (%s); "
-                "a scheduler's sweep sends it if one runs within max_delivery_age.",
-                describe(event),
-                self._causes.get(key, "the Signal API could not be reached"),
-            )
+        if self._next_flush is not None and not (thread is not None and thread.is_alive()):
+            self._log_waiting()
         if thread is not None and thread.is_alive():
             self._log_still_running(limit)
         return left
 
+    def _log_waiting(self) -> None:
+        """Alerts this process queued that are still in the outbox as it stops: each with its cause."""
+        try:
+            for notice, cause in self.pipeline.waiting():
+                log.error(
+                    "Signal alert for %s not sent yet%s; it waits in the outbox (Airflow's audit log) "
+                    "and a scheduler's sweep sends it within max_delivery_age.",
+                    describe(notice.event),
+                    f" ({cause})" if cause else "",
+                )
+        except Exception as error:
+            log.error("Signal alerts: reading the outbox at shutdown failed: %s", error)
+
     def _log_still_running(self, limit: float) -> None:
-        """The thread outlived ``shutdown_timeout``: name the alert it was on, and what happens next."""
+        """The thread outlived ``shutdown_timeout``: name what it was on, and what happens next."""
         current = self._current
-        if current is None:  # between alerts: a sweep's reads
+        if current is not None:
+            log.error(
+                "Signal alert for %s may not arrive: its decision was still running when the process stopped "
+                "(shutdown_timeout %g s). A scheduler's sweep decides it again within max_delivery_age.",
+                describe(current),
+                limit,
+            )
+        elif self._flushing:
+            log.error(
+                "Signal alerts may not arrive: the send of a message was still running when the process "
+                "stopped "
+                "(shutdown_timeout %g s). A scheduler's sweep sends its alerts again within "
+                "max_delivery_age (marked as a possible repeat if its request had gone out); check that "
+                "the Signal API answers, and the runs' audit log.",
+                limit,
+            )
+        else:
             log.error(
                 "Signal alerts: the sweep for unalerted failed runs was still running when the process "
                 "stopped (shutdown_timeout %g s); a scheduler's sweep runs it again.",
                 limit,
             )
-            return
-        log.error(
-            "Signal alert for %s may not arrive: its send was still running when the process stopped "
-            "(shutdown_timeout %g s). A scheduler's sweep sends a failure alert again within "
-            "max_delivery_age (marked as a possible repeat if its request had gone out, once the "
-            "attempt's deadline has passed); check that the Signal API answers, and the run's audit log.",
-            describe(current),
-            limit,
-        )
 
     # -- the sender thread ---------------------------------------------------------------------
+
+    def _seconds_until(self, when: datetime | None) -> float | None:
+        if when is None:
+            return None
+        return max(0.0, (when - self.clock()).total_seconds())
 
     def _run(self) -> None:
         next_sweep = time.monotonic() + FIRST_SWEEP_DELAY
         while True:
-            wake = [next_sweep] if self._sweeping else []
-            wake.extend(due for due, _ in self._retries.values())
-            timeout = max(0.0, min(wake) - time.monotonic()) if wake else None
+            waits = [max(0.0, next_sweep - time.monotonic())] if self._sweeping else []
+            flush_in = self._seconds_until(self._next_flush)
+            if flush_in is not None:
+                waits.append(flush_in)
             try:
-                item = self._queue.get(timeout=timeout)
+                item = self._queue.get(timeout=min(waits) if waits else None)
             except queue.Empty:
                 item = None
             if item is _STOP:
+                for _ in range(3):  # a recovery waits for its failure's message: a round more
+                    self._flush(force=True)
+                    if self._next_flush is None or self._next_flush > self.clock():
+                        break
                 return
             if item is not None:
                 self._safely(item)
-            now = time.monotonic()
-            for key, (due, event) in list(self._retries.items()):
-                if due <= now:
-                    del self._retries[key]
-                    self._safely(event)
+                if not self._queue.empty():
+                    continue  # decide the whole burst first: it groups better
+            if self._next_flush is not None and self._next_flush <= self.clock():
+                self._flush()
             if self._sweeping and time.monotonic() >= next_sweep:
                 if not self._sweep_if():
                     self._sweeping = False
@@ -257,7 +267,6 @@ class AlertSender:
                 next_sweep = time.monotonic() + self.settings.sweep_interval
 
     def _safely(self, event: RunEvent) -> None:
-        key = run_key(event)
         self._current = event
         try:
             self._handle(event)
@@ -265,184 +274,50 @@ class AlertSender:
             log.error("Signal alert for %s not sent: %s: %s", describe(event), type(error).__name__, error)
         finally:
             self._current = None
-        if key not in self._retries:
-            self._known.pop(key, None)
-            self._tries.pop(key, None)
-            self._causes.pop(key, None)
+            self._known.pop(run_key(event), None)
+
+    def _due(self, when: datetime | None) -> None:
+        if when is not None and (self._next_flush is None or when < self._next_flush):
+            self._next_flush = when
+
+    def _flush(self, force: bool = False) -> None:
+        self._flushing = True
+        self._next_flush = None
+        try:
+            self._due(self.pipeline.flush(force))
+        except BaseException as error:  # kept in the outbox: the next flush or sweep sends it
+            log.error(
+                "Signal alerts: sending the outbox failed (%s: %s); its alerts stay queued and are "
+                "sent at the next try.",
+                type(error).__name__,
+                error,
+            )
+            self._due(self.clock())
+        finally:
+            self._flushing = False
 
     def sweep(self) -> int:
         """Decide on failed runs that ended within ``max_delivery_age`` and have no recorded
-        outcome (a crash, a full queue); returns how many were handled."""
-        from airflow.utils.session import create_session
-
-        from airflow_provider_signal.alerts import records
-
-        settings = self.settings
-        if FAILURE not in settings.notify_on:
-            return 0
-        with create_session() as session:
-            runs = records.unalerted_failures(session, self.clock(), settings.max_delivery_age, SWEEP_GRACE)
-            events = [event_from_dag_run(FAILURE, run, "") for run in runs]
+        outcome (a crash, a full queue), then send what the outbox holds that is due; returns
+        how many runs were decided."""
         handled = 0
-        for event in events:
-            key = run_key(event)
-            if key in self._known or key in self._retries:
+        for event in unalerted_runs(self.settings, self.clock()):
+            if run_key(event) in self._known:
                 continue
             log.info("Signal alerts: %s failed without a recorded alert; deciding now.", describe(event))
             self._safely(event)
             handled += 1
+        self._flush()
         return handled
 
     # -- one alert -----------------------------------------------------------------------------
 
+    def _take(self, event: RunEvent) -> None:
+        """The thread's default: decide now, send when the group is due (after the burst)."""
+        self._due(self.pipeline.take(event))
+
     def process(self, event: RunEvent) -> None:
-        """Decide, record, build and send one alert (on the sender thread)."""
-        from airflow.utils.session import create_session
-
-        with create_session() as session:
-            plan = self.plan(session, event, self.clock())
-        if plan is not None:
-            self.deliver(plan)
-
-    def plan(self, session: Any, event: RunEvent, now: datetime) -> Plan | None:
-        """Under the DAG's row lock: decide, record the outcome or the in-flight marker.
-
-        Returns what to send, or ``None``. The caller commits (the marker must be durable
-        before the request goes out, and the lock released).
-        """
-        from airflow_provider_signal.alerts import records
-
-        settings = self.settings
-        records.lock_dag(session, event.dag_id)
-        if event.manual and not settings.alert_on_manual:
-            if not records.run_state(session, event).record.decided:
-                records.record(session, records.SKIPPED, event, now, why="set by hand")
-            log.info("Signal alert for %s skipped: set by hand.", describe(event))
-            return None
-        state = records.run_state(session, event)
-        tags = list(event.tags) if event.tags is not None else records.dag_tags(session, event.dag_id)
-        dag = records.dag_state(session, event, now, settings.max_delivery_age)
-        facts = RunFacts(
-            event.kind, records.aware(event.end_date) or now, settings.is_muted(event.dag_id, tags)
-        )
-        decision = decide(
-            dag.history, state.record, facts, Rules(settings.cooldown, settings.max_delivery_age), now
-        )
-        if not decision.sends:
-            self._record_outcome(session, event, decision, now, state.last_cause)
-            return None
-        report = RunReport(
-            event,
-            held=records.held_back_since(session, event.dag_id, dag.last_alert_id),
-            last_alert_at=dag.history.last_delivered_at,
-            run_url=run_link(event),
-            sent_again=decision.outcome is Outcome.SEND_AGAIN,
-            unreachable=(state.record.first_failure, now) if state.record.first_failure else None,
-        )
-        if event.kind == FAILURE:
-            tasks: list[FailedTask]
-            tasks, upstream = records.failed_tasks(session, event.dag_id, event.run_id)
-            report = replace(report, failed_tasks=tasks, upstream_failed=upstream)
-        recipients = list(state.recipients) if state.recipients else settings.recipients_for(tags)
-        records.record(
-            session,
-            records.ATTEMPT,
-            event,
-            now,
-            deadline=(now + timedelta(seconds=self._attempt_budget(len(recipients)))).isoformat(),
-            recipients=recipients,
-            copy=2 if report.sent_again else 1,
-            reason=decision.reason.name,
-        )
-        return Plan(report, recipients)
-
-    def _attempt_budget(self, recipients: int) -> float:
-        """Seconds after which an attempt without an outcome means its process died mid-send."""
-        settings = self.settings
-        rounds = max(1, math.ceil(recipients / 4))
-        return rounds * settings.send_timeout * (settings.send_retries + 1) + 60.0
-
-    def _record_outcome(
-        self, session: Any, event: RunEvent, decision: Decision, now: datetime, cause: str
-    ) -> None:
-        from airflow_provider_signal.alerts import records
-
-        reason = decision.reason
-        if decision.outcome is Outcome.SKIP:
-            level = logging.DEBUG if reason is Reason.ALREADY_DECIDED else logging.INFO
-            log.log(level, "Signal alert for %s not sent: %s.", describe(event), reason.value)
-            return
-        if decision.outcome is Outcome.HOLD_BACK:
-            records.record(session, records.HELD, event, now, why=reason.name)
-            metrics.incr("held_back")
-            log.info("Signal alert for %s %s; the next alert will count it.", describe(event), reason.value)
-        elif decision.outcome is Outcome.MUTE:
-            records.record(session, records.MUTED, event, now)
-            metrics.incr("muted")
-            log.info("Signal alert for %s not sent: the DAG is muted.", describe(event))
-        else:
-            records.record(session, records.GIVEN_UP, event, now, why=reason.name, cause=cause)
-            metrics.incr("given_up")
-            log.error(
-                "Signal alert for %s given up: %s%s.",
-                describe(event),
-                reason.value,
-                f" (last cause: {cause})" if cause else "",
-            )
-
-    def deliver(self, plan: Plan) -> None:
-        """Send a planned alert and record what happened; schedule a retry if it did not arrive."""
-        from airflow.utils.session import create_session
-
-        from airflow_provider_signal.alerts import records
-
-        event = plan.report.event
-        outcome = self.send(plan.report, plan.recipients)
-        now = self.clock()
-        key = run_key(event)
-        with create_session() as session:
-            if outcome.delivered:
-                records.record(
-                    session,
-                    records.DELIVERED[event.kind],
-                    event,
-                    now,
-                    delivered_at=now.isoformat(),
-                    held=plan.report.held,
-                    copy=2 if plan.report.sent_again else 1,
-                )
-            else:
-                records.record(
-                    session,
-                    records.NOT_DELIVERED,
-                    event,
-                    now,
-                    maybe=outcome.maybe_delivered,
-                    recipients=outcome.failed_recipients,
-                    cause=outcome.cause,
-                )
-        if outcome.delivered:
-            metrics.incr("delivered")
-            if event.end_date is not None:
-                metrics.delivery_delay((now - (records.aware(event.end_date) or now)).total_seconds())
-            return
-        tries = self._tries.get(key, 0) + 1
-        self._tries[key] = tries
-        self._causes[key] = outcome.cause
-        wait = RETRY_FIRST if outcome.maybe_delivered else min(RETRY_CAP, RETRY_FIRST * 2 ** (tries - 1))
-        self._retries[key] = (time.monotonic() + wait, event)
-        self._known[key] = None
-        metrics.incr("retried")
-        log.warning(
-            "Signal alert for %s not delivered via connection %r (attempt %d): %s; %s in %g s.",
-            describe(event),
-            self.settings.conn_id,
-            tries,
-            outcome.cause,
-            "sending it again once, marked as a possible repeat," if outcome.maybe_delivered else "retrying",
-            wait,
-        )
-
-    def send(self, report: RunReport, recipients: list[str]) -> SendOutcome:
-        """Build the text and send it; never raise."""
-        return send_alert(self.settings, report, recipients)
+        """Decide on one event (on the sender thread); send its group at once when it is due."""
+        self._due(self.pipeline.take(event))
+        if self._next_flush is not None and self._next_flush <= self.clock():
+            self._flush()

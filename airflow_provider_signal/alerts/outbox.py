@@ -1,0 +1,320 @@
+"""The durable outbox: notices decided to be sent, waiting for their group, in Airflow's audit log.
+
+A notice is one ``signal_alert_queued`` row (see :mod:`.records` for every row kind) holding what
+its message needs: the run as the listener saw it, the recipients, the held-back count and when
+it is due (its ``group_wait`` ended, or its retry's back-off). Every process that sends reads the
+same rows, so a notice queued by a scheduler that died is sent by another one, and a retry is
+just a notice queued again.
+
+:func:`claim` takes notices for one message: their rows are locked (``SKIP LOCKED``: another
+scheduler taking the same group skips them), checked to be still open under the lock, and each
+gets its in-flight marker (owner and deadline) in the same transaction. :func:`settle` records
+what the send did: delivered, or not delivered and queued again with back-off (or given up).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow_provider_signal.alerts import metrics, records
+from airflow_provider_signal.alerts.decision import Outcome, Rules, decide_queued
+from airflow_provider_signal.alerts.delivery import SendOutcome, describe
+from airflow_provider_signal.alerts.kinds import FAILURE, RunKind
+from airflow_provider_signal.alerts.message import RunEvent
+from airflow_provider_signal.alerts.owners import Owner
+
+log = logging.getLogger(__name__)
+
+RETRY_FIRST = 1.0
+"""Seconds before the first retry of a send that did not reach the API; doubled each time."""
+RETRY_CAP = 60.0
+"""The longest wait between two retries."""
+_EVENT_TIMES = ("logical_date", "start_date", "end_date")
+
+GroupKey = tuple[RunKind, tuple[str, ...]]
+"""What a message is for: one kind of notice, one set of recipients (``()``: the connection's)."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A queued notice: one run's alert waiting for its group's message."""
+
+    row_id: int
+    event: RunEvent
+    recipients: tuple[str, ...]
+    due: datetime
+    held: int = 0
+    last_alert_at: datetime | None = None
+    tries: int = 0  # attempts that did not arrive before this one
+    sent_again: bool = False  # an earlier copy may have arrived
+    first_failure: datetime | None = None  # when an attempt first failed to reach the API
+
+    @property
+    def group(self) -> GroupKey:
+        return (self.event.kind, self.recipients)
+
+    @property
+    def delayed(self) -> bool:
+        return self.tries > 0 or self.sent_again
+
+
+def group_name(key: GroupKey) -> str:
+    kind, recipients = key
+    return f"{kind}:{','.join(recipients)}"
+
+
+def _event_extra(event: RunEvent) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "run_type": event.run_type,
+        "msg": event.msg,
+        "dagrun_timeout": event.dagrun_timeout,
+    }
+    for name in _EVENT_TIMES:
+        value = getattr(event, name)
+        body[f"event_{name}"] = value.isoformat() if value is not None else None
+    return body
+
+
+def _event(row: records.Row, dag_id: str) -> RunEvent:
+    extra = row.extra
+    kind = extra.get("kind", FAILURE)
+    timeout = extra.get("dagrun_timeout")
+    return RunEvent(
+        kind=kind if kind in ("failure", "recovery") else FAILURE,
+        dag_id=dag_id,
+        run_id=row.run_id or "",
+        run_type=extra.get("run_type") if isinstance(extra.get("run_type"), str) else None,
+        logical_date=row.time("event_logical_date"),
+        start_date=row.time("event_start_date"),
+        end_date=row.time("event_end_date") or row.time("run_end"),
+        msg=str(extra.get("msg") or ""),
+        dagrun_timeout=float(timeout)
+        if isinstance(timeout, int | float) and not isinstance(timeout, bool)
+        else None,
+        clear_number=row.clear_number,
+    )
+
+
+def queue(
+    session: Any,
+    event: RunEvent,
+    now: datetime,
+    *,
+    recipients: tuple[str, ...],
+    due: datetime,
+    held: int = 0,
+    last_alert_at: datetime | None = None,
+    tries: int = 0,
+    sent_again: bool = False,
+    first_failure: datetime | None = None,
+    reason: str = "",
+) -> None:
+    """Put a notice for ``event`` into the outbox (the caller's transaction commits it)."""
+    records.record(
+        session,
+        records.QUEUED,
+        event,
+        now,
+        recipients=list(recipients),
+        due=due.isoformat(),
+        held=held,
+        last_alert_at=last_alert_at.isoformat() if last_alert_at else None,
+        tries=tries,
+        sent_again=sent_again,
+        first_failure=first_failure.isoformat() if first_failure else None,
+        reason=reason,
+        group=group_name((event.kind, recipients)),
+        **_event_extra(event),
+    )
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _notice(row: records.Row, dag_id: str) -> Notice:
+    extra = row.extra
+    recipients = extra.get("recipients")
+    return Notice(
+        row_id=row.id,
+        event=_event(row, dag_id),
+        recipients=tuple(recipients)
+        if isinstance(recipients, list) and all(isinstance(r, str) for r in recipients)
+        else (),
+        due=row.time("due") or row.dttm or records.EPOCH,
+        held=_int(extra.get("held")),
+        last_alert_at=row.time("last_alert_at"),
+        tries=_int(extra.get("tries")),
+        sent_again=extra.get("sent_again") is True,
+        first_failure=row.time("first_failure"),
+    )
+
+
+def rows_since(now: datetime, max_age: float) -> datetime:
+    """The oldest alert row the outbox reads: rows are written after the run's end, which is
+    within ``max_age`` for anything still to be sent."""
+    return now - timedelta(seconds=max_age + 600)
+
+
+def open_notices(session: Any, now: datetime, max_age: float) -> list[Notice]:
+    """Every notice still waiting: its queued row is the newest alert row of its run's clearing."""
+    from airflow.models.log import Log
+
+    query = records.select_rows().where(
+        Log.event.in_(records.EVENTS), Log.dttm >= rows_since(now, max_age), Log.owner == records.AUDIT_OWNER
+    )
+    newest: dict[tuple[str, str, int], tuple[records.Row, str]] = {}
+    for raw in session.execute(query.order_by(Log.id)):
+        row = records.Row(
+            int(raw.id), str(raw.event), raw.run_id, records.aware(raw.dttm), records.parse_extra(raw.extra)
+        )
+        newest[(str(raw.dag_id), row.run_id or "", row.clear_number)] = (row, str(raw.dag_id))
+    return [_notice(row, dag_id) for row, dag_id in newest.values() if row.event == records.QUEUED]
+
+
+def last_delivered(session: Any, now: datetime, within: float) -> dict[str, datetime]:
+    """When each group's last message was delivered, for deliveries within ``within`` seconds."""
+    from airflow.models.log import Log
+    from sqlalchemy import select
+
+    if within <= 0:
+        return {}
+    query = select(Log.dttm, Log.extra).where(
+        Log.event.in_(records.DELIVERED.values()), Log.dttm >= now - timedelta(seconds=within)
+    )
+    last: dict[str, datetime] = {}
+    for raw in session.execute(query):
+        extra = records.parse_extra(raw.extra)
+        group, at = (
+            extra.get("group"),
+            records.parse_time(extra.get("delivered_at")) or records.aware(raw.dttm),
+        )
+        if isinstance(group, str) and at is not None and (group not in last or at > last[group]):
+            last[group] = at
+    return last
+
+
+def _lock(session: Any, row_ids: list[int]) -> set[int]:
+    from airflow.models.log import Log
+    from airflow.utils.sqlalchemy import with_row_locks
+    from sqlalchemy import select
+
+    query = with_row_locks(select(Log.id).where(Log.id.in_(row_ids)), session=session, skip_locked=True)
+    return {int(row_id) for row_id in session.scalars(query)}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    notice: Notice
+    copy: int  # 2: a copy may already have arrived
+
+
+def claim(
+    session: Any, notices: list[Notice], owner: Owner, now: datetime, deadline: datetime, rules: Rules
+) -> list[Claimed]:
+    """Lock ``notices`` and mark each still open one in flight (or give it up); what to send."""
+    locked = _lock(session, [notice.row_id for notice in notices])
+    mine = [notice for notice in notices if notice.row_id in locked]  # the rest: another scheduler's
+    states = records.run_states(session, [n.event for n in mine], rows_since(now, rules.max_delivery_age))
+    claimed: list[Claimed] = []
+    for notice in mine:
+        event = notice.event
+        state = states[(event.dag_id, event.run_id, event.clear_number)]
+        if not state.record.queued:
+            continue  # sent or decided meanwhile
+        ended = records.aware(event.end_date) or now
+        decision = decide_queued(state.record, ended, rules, now)
+        if not decision.sends:
+            if decision.outcome is Outcome.GIVE_UP:
+                records.record(
+                    session, records.GIVEN_UP, event, now, why=decision.reason.name, cause=state.last_cause
+                )
+                metrics.incr("given_up")
+                log.error(
+                    "Signal alert for %s given up: %s%s.",
+                    describe(event),
+                    decision.reason.value,
+                    f" (last cause: {state.last_cause})" if state.last_cause else "",
+                )
+            continue
+        copy = 2 if notice.sent_again or decision.outcome is Outcome.SEND_AGAIN else 1
+        records.record(
+            session,
+            records.ATTEMPT,
+            event,
+            now,
+            deadline=deadline.isoformat(),
+            recipients=list(notice.recipients),
+            copy=copy,
+            owner=owner.as_extra(),
+            group=group_name(notice.group),
+            size=len(mine),
+        )
+        claimed.append(Claimed(notice, copy))
+    return claimed
+
+
+def retry_wait(tries: int, maybe_delivered: bool) -> float:
+    """Seconds before the next attempt: at once for a marked repeat, else growing back-off."""
+    return RETRY_FIRST if maybe_delivered else min(RETRY_CAP, RETRY_FIRST * 2 ** max(0, tries - 1))
+
+
+def settle(
+    session: Any, claimed: list[Claimed], outcome: SendOutcome, now: datetime, conn_id: str
+) -> datetime | None:
+    """Record what one message did for each of its notices; the time a retry is due, if any."""
+    next_due: datetime | None = None
+    for item in claimed:
+        notice, event = item.notice, item.notice.event
+        if outcome.delivered:
+            records.record(
+                session,
+                records.DELIVERED[event.kind],
+                event,
+                now,
+                delivered_at=now.isoformat(),
+                held=notice.held,
+                copy=item.copy,
+                group=group_name(notice.group),
+                size=len(claimed),
+            )
+            continue
+        records.record(
+            session,
+            records.NOT_DELIVERED,
+            event,
+            now,
+            maybe=outcome.maybe_delivered,
+            recipients=outcome.failed_recipients,
+            cause=outcome.cause,
+        )
+        tries = notice.tries + 1
+        due = now + timedelta(seconds=retry_wait(tries, outcome.maybe_delivered))
+        queue(
+            session,
+            event,
+            now,
+            recipients=tuple(outcome.failed_recipients) or notice.recipients,
+            due=due,
+            held=notice.held,
+            last_alert_at=notice.last_alert_at,
+            tries=tries,
+            sent_again=notice.sent_again or outcome.maybe_delivered,
+            first_failure=notice.first_failure or (None if outcome.maybe_delivered else now),
+            reason="RETRY",
+        )
+        next_due = due if next_due is None or due < next_due else next_due
+        metrics.incr("retried")
+        log.warning(
+            "Signal alert for %s not delivered via connection %r (attempt %d): %s; %s in %g s.",
+            describe(event),
+            conn_id,
+            tries,
+            outcome.cause,
+            "sending it again once, marked as a possible repeat," if outcome.maybe_delivered else "retrying",
+            (due - now).total_seconds(),
+        )
+    return next_due

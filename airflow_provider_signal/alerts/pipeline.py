@@ -1,0 +1,149 @@
+"""The alert pipeline, its stages in order. Every alert of a run goes this way:
+
+1. **source**: the listener (a run ended) or the sweep (a run left without an outcome), in
+   :mod:`.listener` and :mod:`.sweep`, hand a :class:`~.message.RunEvent` to the sender's queue;
+2. **decision** (:mod:`.triage`, rules in :mod:`.decision`): record the outcome, or queue a notice;
+3. **outbox** (:mod:`.outbox`): the notice waits, durable, in Airflow's audit log;
+4. **grouping** (:mod:`.grouping`): notices of one kind for the same recipients go out together,
+   after ``group_wait``, at most every ``group_interval``;
+5. **claim** (:mod:`.outbox`): the group's notices locked and marked in flight, with their owner;
+6. **delivery** (:mod:`.delivery`, texts in :mod:`.message` and :mod:`.group_text`): one message;
+7. **settle** (:mod:`.outbox`): delivered, or queued again with back-off, or given up.
+
+:class:`Pipeline` runs stages 2 to 7 on the sender's thread; each stage is its own module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow_provider_signal.alerts import metrics, outbox, records
+from airflow_provider_signal.alerts.config import AlertSettings
+from airflow_provider_signal.alerts.decision import Rules
+from airflow_provider_signal.alerts.delivery import SendOutcome, run_link, send_group
+from airflow_provider_signal.alerts.group_text import TASKS_NAMED
+from airflow_provider_signal.alerts.grouping import Timing, ready_groups
+from airflow_provider_signal.alerts.kinds import FAILURE
+from airflow_provider_signal.alerts.message import FailedTask, RunEvent, RunReport
+from airflow_provider_signal.alerts.owners import Owner
+from airflow_provider_signal.alerts.triage import triage
+
+REPORTS_DETAILED = 200
+"""Runs of a group whose failed tasks are read (a message has room for far fewer lines)."""
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    return a if b is None or a <= b else b
+
+
+class Pipeline:
+    """Stages 2 to 7 for one process.
+
+    :param send: deliver one message (default: :func:`.delivery.send_group`); tests pass a spy.
+    """
+
+    def __init__(
+        self,
+        settings: AlertSettings,
+        clock: Callable[[], datetime],
+        owner: Callable[[], Owner],
+        send: Callable[[AlertSettings, list[RunReport], list[str]], SendOutcome] = send_group,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.owner = owner
+        self.send = send
+        self.rules = Rules(settings.cooldown, settings.max_delivery_age)
+        self.timing = Timing(settings.group_wait, settings.group_interval)
+
+    def take(self, event: RunEvent) -> datetime | None:
+        """Stage 2: decide on one run; when its notice is due, if one was queued."""
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            return triage(session, self.settings, event, self.clock())
+
+    def flush(self, force: bool = False) -> datetime | None:
+        """Stages 4 to 7 for every group that is due (all of them with ``force``); when the next
+        one is due, or ``None`` when the outbox is empty."""
+        from airflow.utils.session import create_session
+
+        now = self.clock()
+        with create_session() as session:
+            notices = outbox.open_notices(session, now, self.settings.max_delivery_age)
+            last = outbox.last_delivered(session, now, self.settings.group_interval)
+        ready, next_due = ready_groups(notices, last, self.timing, now, force)
+        for group in ready:
+            next_due = _earliest(next_due, self._send(group))
+        return next_due
+
+    def waiting(self) -> list[tuple[outbox.Notice, str]]:
+        """The notices still in the outbox, each with the cause of its last failed attempt."""
+        from airflow.utils.session import create_session
+
+        now = self.clock()
+        with create_session() as session:
+            notices = outbox.open_notices(session, now, self.settings.max_delivery_age)
+            states = records.run_states(
+                session, [n.event for n in notices], outbox.rows_since(now, self.settings.max_delivery_age)
+            )
+        return [
+            (n, states[(n.event.dag_id, n.event.run_id, n.event.clear_number)].last_cause) for n in notices
+        ]
+
+    def _send(self, group: list[outbox.Notice]) -> datetime | None:
+        from airflow.utils.session import create_session
+
+        now = self.clock()
+        recipients = list(group[0].recipients)
+        deadline = now + timedelta(seconds=self.attempt_budget(len(recipients)))
+        with create_session() as session:
+            claimed = outbox.claim(session, group, self.owner(), now, deadline, self.rules)
+            reports = [self._report(session, item, index, len(claimed)) for index, item in enumerate(claimed)]
+        if not claimed:
+            return None
+        outcome = self.send(self.settings, reports, recipients)
+        done = self.clock()
+        with create_session() as session:
+            retry_due = outbox.settle(session, claimed, outcome, done, self.settings.conn_id)
+        if outcome.delivered:
+            for item in claimed:
+                metrics.incr("delivered")
+                ended = records.aware(item.notice.event.end_date)
+                if ended is not None:
+                    metrics.delivery_delay((done - ended).total_seconds())
+            if len(claimed) > 1:
+                metrics.incr("grouped", len(claimed))
+        return retry_due
+
+    def _report(self, session: Any, item: outbox.Claimed, index: int, size: int) -> RunReport:
+        """What the message says of one claimed notice, with its failed tasks read now."""
+        notice, event = item.notice, item.notice.event
+        report = RunReport(
+            event,
+            held=notice.held,
+            last_alert_at=notice.last_alert_at,
+            run_url=run_link(event),
+            sent_again=item.copy == 2,
+            unreachable=(notice.first_failure, self.clock()) if notice.first_failure else None,
+        )
+        if event.kind != FAILURE or index >= REPORTS_DETAILED:
+            return report
+        tasks: list[FailedTask]
+        if size == 1:
+            tasks, upstream = records.failed_tasks(session, event.dag_id, event.run_id)
+            return replace(report, failed_tasks=tasks, upstream_failed=upstream)
+        tasks, total = records.first_failed_tasks(session, event.dag_id, event.run_id, TASKS_NAMED)
+        return replace(report, failed_tasks=tasks, failed_count=total)
+
+    def attempt_budget(self, recipients: int) -> float:
+        """Seconds after which an attempt without an outcome means its process died mid-send."""
+        settings = self.settings
+        rounds = max(1, math.ceil(recipients / 4))
+        return rounds * settings.send_timeout * (settings.send_retries + 1) + 60.0
