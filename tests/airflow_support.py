@@ -77,6 +77,10 @@ DEFAULT_DESTINATION = "447700900999"
 FINISHED = frozenset({"success", "failed"})
 #: the team route of the shared deployments' alerts (tests/test_alerts_deployment.py, imports too)
 TEAM_DATA = "447700900555"
+#: the routes of scenarios whose texts are checked whole (each its own group) and of the storm DAGs
+ROUTE_STORM, ROUTE_RECOVERY, STORM_A, STORM_B = "447700900601", "447700900602", "447700900604", "447700900605"
+#: the grouping of the shared deployments: short, so that tests need not wait a minute
+GROUP_WAIT, GROUP_INTERVAL = 3, 10
 #: ``[signal_alerts]`` of both shared deployments (the single-node one and the distributed one):
 #: alerts on failure, recovery and import errors, a 5 s sweep so a crash test need not wait 30 s
 ALERTS_CONFIG: dict[str, dict[str, Any]] = {
@@ -84,7 +88,15 @@ ALERTS_CONFIG: dict[str, dict[str, Any]] = {
         "enabled": "True",
         "notify_on": "failure,recovery,import_error",
         "mute_dag_ids": "alerts_scratch_*",
-        "routes": json.dumps({"team-data": [f"+{TEAM_DATA}"]}),
+        "routes": json.dumps(
+            {
+                "team-data": [f"+{TEAM_DATA}"],
+                "alerts-storm": [f"+{ROUTE_STORM}"],
+                "alerts-recovery": [f"+{ROUTE_RECOVERY}"],
+                "storm-a": [f"+{STORM_A}"],
+                "storm-b": [f"+{STORM_B}"],
+            }
+        ),
         "cooldown": 900,
         "send_timeout": 3,
         "send_retries": 0,
@@ -92,6 +104,8 @@ ALERTS_CONFIG: dict[str, dict[str, Any]] = {
         "sweep_interval": 5,
         "import_error_interval": 2,
         "import_error_window": 15,
+        "group_wait": GROUP_WAIT,
+        "group_interval": GROUP_INTERVAL,
     }
 }
 TOPOLOGIES = ("single", "distributed")
@@ -733,11 +747,12 @@ def _read(path: Path) -> str:
 
 def shared_dag_files() -> list[Path]:
     """The shared deployments' DAG files: ``tests/dag_files/deployment/``, the shared examples, the
-    alerts scenarios (``alerts_dags.py``) and the import-error scenarios (``imports/``)."""
+    alerts scenarios (``alerts_dags.py``, ``storm_dags.py``) and the import-error scenarios (``imports/``)."""
     return [
         *sorted(SHARED_DAG_FOLDER.glob("*.py")),
         *(EXAMPLE_DAGS / name for name in SHARED_EXAMPLES),
         DAG_FILES / "alerts_dags.py",
+        DAG_FILES / "storm_dags.py",
         *sorted((DAG_FILES / "imports").glob("*.py")),
     ]
 

@@ -104,22 +104,3 @@ def clean_slate() -> None:
         session.execute(delete(Log).where(Log.owner == "signal_alerts"))
         session.execute(delete(TaskInstance))
         session.execute(delete(DagRun))
-
-
-def covered(texts: list[str]) -> dict[str, int]:
-    """How often each DAG is named across alert ``texts`` (single-run and group messages), and
-    under ``"<counted>"`` the runs counted in "And N more" lines."""
-    import re
-
-    named: dict[str, int] = {}
-    for text in texts:
-        for line in text.splitlines():
-            single = re.match(r"DAG: (\S+)$", line)
-            listed = re.match(r"• (\S+)", line)
-            rest = re.match(r"And (\d+) more(?: \((\d+) runs\))?$", line)
-            if single or listed:
-                dag_id = (single or listed).group(1)  # type: ignore[union-attr]
-                named[dag_id] = named.get(dag_id, 0) + 1
-            elif rest:
-                named["<counted>"] = named.get("<counted>", 0) + int(rest.group(2) or rest.group(1))
-    return named

@@ -4,6 +4,7 @@ scheduler's log, and a DAG's runs waited for to their end."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +18,16 @@ TOPOLOGIES = ["single", pytest.param("distributed", marks=pytest.mark.distribute
 
 
 def about(dag_id: str) -> Callable[[ReceivedMessage], bool]:
-    """Whether a message is an alert about ``dag_id`` (its ``DAG:`` line)."""
-    return lambda message: f"\nDAG: {dag_id}\n" in message.text
+    """Whether a message is an alert about ``dag_id``: its ``DAG:`` line, or its line in a group."""
+
+    def names(message: ReceivedMessage) -> bool:
+        text = message.text
+        return f"\nDAG: {dag_id}\n" in text or any(
+            line == f"• {dag_id}" or line.startswith((f"• {dag_id}:", f"• {dag_id} ("))
+            for line in text.splitlines()
+        )
+
+    return names
 
 
 def messages_about(deployment: Deployment, dag_id: str) -> list[ReceivedMessage]:
@@ -47,3 +56,28 @@ def finish(deployment: Deployment, dag_id: str, run_ids: list[str], expected: st
     """Wait for each run to end, and check it ended ``expected``."""
     for run_id in run_ids:
         assert deployment.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT) == expected
+
+
+def covered(texts: list[str]) -> dict[str, int]:
+    """How often each DAG is named across alert ``texts`` (single-run and group messages), and
+    under ``"<counted>"`` the runs counted in "And N more" lines."""
+    named: dict[str, int] = {}
+    for text in texts:
+        for line in text.splitlines():
+            single = re.match(r"DAG: ([\w.-]+)$", line)
+            listed = re.match(r"• ([\w.-]+)", line)
+            rest = re.match(r"And (\d+) more(?: \((\d+) runs\))?$", line)
+            if single or listed:
+                dag_id = (single or listed).group(1)  # type: ignore[union-attr]
+                named[dag_id] = named.get(dag_id, 0) + 1
+            elif rest:
+                named["<counted>"] = named.get("<counted>", 0) + int(rest.group(2) or rest.group(1))
+    return named
+
+
+def runs_in(text: str) -> int:
+    """How many runs' alerts a message carries: one for a single-run text, the title's count for a group."""
+    group = re.match(r"(?:❌ Airflow: (\d+) DAG runs failed|✅ Airflow: (\d+) DAGs recovered)", text)
+    if group:
+        return int(group.group(1) or group.group(2))
+    return 1 if text.startswith(("❌ Airflow DAG run", "✅ Airflow DAG recovered")) else 0

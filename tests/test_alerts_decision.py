@@ -69,16 +69,45 @@ CASES = [
         Reason.FUTURE_ALERT_IGNORED,
     ),
     (
-        "another failure alert of the DAG still waiting to be sent: this one joins it",
+        "another failure alert of the DAG still being sent: held",
         DagHistory(failure_alert_pending=True),
+        RunRecord(),
+        FAILED_NOW,
+        Outcome.HOLD_BACK,
+        Reason.ALERT_PENDING,
+    ),
+    (
+        "cooldown 0 ignores a pending alert",
+        DagHistory(failure_alert_pending=True),
+        RunRecord(),
+        FAILED_NOW,
+        Outcome.SEND,
+        Reason.FIRST_ALERT,
+    ),
+    (
+        "the DAG's pending failure alert is delayed (the API was down): this one joins it",
+        DagHistory(failure_alert_pending=True, failure_alert_delayed=True),
         RunRecord(),
         FAILED_NOW,
         Outcome.SEND,
         Reason.JOINS_PENDING,
     ),
     (
+        "a recovery while the failure alert still waits: it follows that alert",
+        DagHistory(failure_alert_pending=True, previous_run_failed=True),
+        RunRecord(),
+        RECOVERED_NOW,
+        Outcome.SEND,
+        Reason.RECOVERY_AFTER_PENDING,
+    ),
+    (
         "in the cooldown, a pending alert does not undo the hold",
-        DagHistory(last_failure_delivered=ago(10), last_delivered_kind=FAILURE, failure_alert_pending=True),
+        DagHistory(
+            last_failure_delivered=ago(10),
+            last_delivered_kind=FAILURE,
+            failure_alert_pending=True,
+            failure_alert_delayed=True,
+        ),
         RunRecord(),
         FAILED_NOW,
         Outcome.HOLD_BACK,
@@ -200,7 +229,7 @@ CASES = [
 ]
 
 
-RULES_FOR: dict[str, Rules] = {}
+RULES_FOR = {"cooldown 0 ignores a pending alert": Rules(cooldown=0, max_delivery_age=3600)}
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from pytest_mock import MockerFixture
 
 from airflow_provider_signal.alerts import records
 from airflow_provider_signal.alerts.config import AlertSettings
@@ -25,7 +26,8 @@ from airflow_provider_signal.alerts.events import event_from_dag_run
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.sender import AlertSender
 from airflow_provider_signal.testing import SignalAPIEmulator
-from alerts_db import add_dag, add_run, alert_rows, clean_slate, covered, migrate, outcome_rows
+from alerts_db import add_dag, add_run, alert_rows, clean_slate, migrate, outcome_rows
+from alerts_support import covered
 
 ONCALL = "447700900999"
 HOUR = 3600.0
@@ -394,3 +396,30 @@ def test_tags_and_failed_tasks_are_read_from_the_database() -> None:
         assert sorted(records.dag_tags(session, "rec_tags")) == ["signal_alerts:mute", "team-a"]
         assert records.dag_tags(session, "no_such_dag") == []
         assert records.failed_tasks(session, "rec_tags", "no_run") == ([], 0)
+
+
+def test_later_sweeps_read_only_what_changed_and_still_find_every_unalerted_failure(
+    signal_api: SignalAPIEmulator,
+    sender_for: Callable[..., AlertSender],
+    clock: Clock,
+    mocker: MockerFixture,
+) -> None:
+    from airflow.utils.session import create_session
+
+    from airflow_provider_signal.alerts import sweep
+
+    sender = sender_for(cooldown=0)
+    add_dag("rec_cursor")
+    running = add_run("rec_cursor", "long_run", "running", clock.now)  # started before the first sweep
+    assert sender.sweep() == 0 and sender.cursor.full_reads == 1
+    # Since then: a new run failed without its event (dropped), and the long run failed too.
+    add_run("rec_cursor", "new_run", "failed", clock.now + timedelta(seconds=5))
+    with create_session() as session:
+        session.merge(running).state = "failed"
+    clock.advance(1.5)  # past the sweep's grace
+    whole_window = mocker.spy(records, "failed_in_window")
+    assert sender.sweep() == 2
+    assert whole_window.call_count == 0 and sender.cursor.full_reads == 1  # by primary key only
+    assert sorted(e for e, _ in outcome_rows("rec_cursor")) == [FAILED, FAILED]
+    assert sender.sweep() == 0
+    assert sweep.SWEEP_GRACE < 60  # the clock moved past it

@@ -20,8 +20,10 @@ The rules, in order:
   a possible repeat when an earlier copy may have arrived; the cooldown is not asked again;
 - a failure alerts unless the DAG's last *delivered* failure alert is younger than the
   cooldown (counted from that delivery to this run's end); a delivered recovery after it ends
-  the cooldown; a delivery dated later than ``now`` (a clock ahead) is ignored; a failure of a
-  DAG whose earlier failure alert is still waiting to be sent joins it (one message names both);
+  the cooldown; a delivery dated later than ``now`` (a clock ahead) is ignored; while another
+  failure alert of the DAG is being sent, held back too (counted in the next alert), unless that
+  alert is delayed (an attempt did not reach the API): then this failure joins it, and one
+  message names both;
 - a recovery is sent when the DAG's last delivered alert was a failure alert and the DAG's
   previous finished run failed (a failed run cleared and now successful counts its own failure),
   or when its previous run failed and that failure's alert is still waiting: the recovery then
@@ -59,7 +61,8 @@ class Reason(str, enum.Enum):
     RECOVERY = "the DAG's last delivered alert was a failure and its previous run failed"
     RECOVERY_AFTER_PENDING = "the DAG's failure alert is still waiting to be sent: the recovery follows it"
     IN_COOLDOWN = "held back by the cooldown"
-    JOINS_PENDING = "joins the DAG's earlier failure alert that is still waiting to be sent"
+    ALERT_PENDING = "held back: another failure alert of this DAG is still being sent"
+    JOINS_PENDING = "joins the DAG's earlier failure alert, delayed and still waiting to be sent"
     MUTED = "the DAG is muted"
     ALREADY_DECIDED = "this run already has a recorded outcome"
     IN_FLIGHT = "an attempt for this run is in flight"
@@ -84,6 +87,7 @@ class DagHistory:
     last_delivered_kind: RunKind | None = None  # the kind of the DAG's last delivered alert
     last_delivered_at: datetime | None = None
     failure_alert_pending: bool = False  # another run's failure alert is queued or being sent
+    failure_alert_delayed: bool = False  # ... and an attempt of it did not reach the API
     previous_run_failed: bool = False  # the previous finished run (or this run before clearing) failed
 
 
@@ -159,8 +163,10 @@ def _failure(dag: DagHistory, facts: RunFacts, rules: Rules, now: datetime) -> D
         reason = Reason.COOLDOWN_OVER
     else:
         return Decision(Outcome.HOLD_BACK, Reason.IN_COOLDOWN)
-    if dag.failure_alert_pending:
+    if dag.failure_alert_delayed:
         return Decision(Outcome.SEND, Reason.JOINS_PENDING)
+    if dag.failure_alert_pending and rules.cooldown > 0:
+        return Decision(Outcome.HOLD_BACK, Reason.ALERT_PENDING)
     return Decision(Outcome.SEND, reason)
 
 

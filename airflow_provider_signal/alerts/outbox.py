@@ -49,6 +49,7 @@ class Notice:
     held: int = 0
     last_alert_at: datetime | None = None
     tries: int = 0  # attempts that did not arrive before this one
+    first_row_id: int = 0  # the run's first queued row: held-back runs after it count in the next alert
     sent_again: bool = False  # an earlier copy may have arrived
     first_failure: datetime | None = None  # when an attempt first failed to reach the API
 
@@ -111,8 +112,10 @@ def queue(
     sent_again: bool = False,
     first_failure: datetime | None = None,
     reason: str = "",
+    first_row_id: int | None = None,
 ) -> None:
-    """Put a notice for ``event`` into the outbox (the caller's transaction commits it)."""
+    """Put a notice for ``event`` into the outbox (the caller's transaction commits it); a retry
+    passes ``first_row_id``, the row of the run's first notice."""
     records.record(
         session,
         records.QUEUED,
@@ -126,6 +129,7 @@ def queue(
         sent_again=sent_again,
         first_failure=first_failure.isoformat() if first_failure else None,
         reason=reason,
+        first_queued_id=first_row_id,
         group=group_name((event.kind, recipients)),
         **_event_extra(event),
     )
@@ -150,6 +154,7 @@ def _notice(row: records.Row, dag_id: str) -> Notice:
         tries=_int(extra.get("tries")),
         sent_again=extra.get("sent_again") is True,
         first_failure=row.time("first_failure"),
+        first_row_id=_int(extra.get("first_queued_id")) or row.id,
     )
 
 
@@ -280,6 +285,7 @@ def settle(
                 copy=item.copy,
                 group=group_name(notice.group),
                 size=len(claimed),
+                queued_id=notice.first_row_id,
             )
             continue
         records.record(
@@ -305,6 +311,7 @@ def settle(
             sent_again=notice.sent_again or outcome.maybe_delivered,
             first_failure=notice.first_failure or (None if outcome.maybe_delivered else now),
             reason="RETRY",
+            first_row_id=notice.first_row_id,
         )
         next_due = due if next_due is None or due < next_due else next_due
         metrics.incr("retried")

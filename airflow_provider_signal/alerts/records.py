@@ -223,15 +223,20 @@ def dag_state(session: Any, event: RunEvent, now: datetime, max_age: float) -> D
     )
     last = delivered[0] if delivered else None
     last_failure = next((row for row in delivered if row.event == DELIVERED[FAILURE]), None)
+    pending, delayed = _failure_pending(session, event, now, max_age)
+    counted_after = last.extra.get("queued_id") if last else None  # runs held while it waited count next
     return DagState(
         DagHistory(
             last_failure_delivered=_delivered_at(last_failure),
             last_delivered_kind=_KIND_OF_DELIVERED[last.event] if last else None,
             last_delivered_at=_delivered_at(last),
-            failure_alert_pending=_failure_pending(session, event, now, max_age),
+            failure_alert_pending=pending,
+            failure_alert_delayed=delayed,
             previous_run_failed=_previous_run_failed(session, event),
         ),
-        last.id if last else 0,
+        counted_after
+        if isinstance(counted_after, int) and not isinstance(counted_after, bool)
+        else (last.id if last else 0),
     )
 
 
@@ -241,7 +246,9 @@ def _delivered_at(row: Row | None) -> datetime | None:
     return row.time("delivered_at") or row.dttm
 
 
-def _failure_pending(session: Any, event: RunEvent, now: datetime, max_age: float) -> bool:
+def _failure_pending(session: Any, event: RunEvent, now: datetime, max_age: float) -> tuple[bool, bool]:
+    """Whether another run's failure alert of the DAG is queued or being sent, and whether one
+    of those is delayed (an attempt of it did not reach the API)."""
     from airflow.models.log import Log
 
     since = now - timedelta(seconds=max_age)
@@ -257,14 +264,15 @@ def _failure_pending(session: Any, event: RunEvent, now: datetime, max_age: floa
         if row.extra.get("kind", FAILURE) == FAILURE
     }
     if not attempted:
-        return False
-    done = {
-        row.run_id
-        for row in _rows(
-            session, Log.dag_id == event.dag_id, Log.run_id.in_(attempted), Log.event.in_(OUTCOMES)
-        )
-    }
-    return bool(attempted - done)
+        return False, False
+    rows = _rows(
+        session,
+        Log.dag_id == event.dag_id,
+        Log.run_id.in_(attempted),
+        Log.event.in_((*OUTCOMES, NOT_DELIVERED)),
+    )
+    pending = attempted - {row.run_id for row in rows if row.event in OUTCOMES}
+    return bool(pending), any(row.run_id in pending and row.event == NOT_DELIVERED for row in rows)
 
 
 def _previous_run_failed(session: Any, event: RunEvent) -> bool:
@@ -328,8 +336,8 @@ def lock_dag(session: Any, dag_id: str) -> None:
 # -- writing -----------------------------------------------------------------------------------
 
 
-def record(session: Any, name: str, event: RunEvent, now: datetime, **extra: Any) -> None:
-    """Add one alert row for ``event`` (flushed; the caller's transaction commits it)."""
+def record(session: Any, name: str, event: RunEvent, now: datetime, **extra: Any) -> int:
+    """Add one alert row for ``event`` (flushed; the caller's transaction commits it); its id."""
     from airflow.models.log import Log
 
     end = event.end_date.isoformat() if event.end_date else None
@@ -339,43 +347,89 @@ def record(session: Any, name: str, event: RunEvent, now: datetime, **extra: Any
     row.dag_id, row.run_id, row.dttm = event.dag_id, event.run_id, now
     session.add(row)
     session.flush()
+    return int(row.id)
 
 
 # -- the sweep and the look-ups of a message ------------------------------------------------------
 
 
-def unalerted_failures(
-    session: Any, now: datetime, max_age: float, grace: float, limit: int = 500
-) -> list[Any]:
-    """Failed runs that ended between ``max_age`` and ``grace`` seconds ago without an outcome."""
+def failed_in_window(session: Any, now: datetime, max_age: float, limit: int = 500) -> list[Any]:
+    """Failed runs that ended within ``max_age`` seconds, read by state and end date.
+
+    No index of Airflow's covers this (a sequential scan of ``dag_run``): the sweep reads it once
+    per process start and when a scheduler died, and otherwise only what changed (:mod:`.sweep`).
+    """
     from airflow.models.dagrun import DagRun
+    from sqlalchemy import select
+
+    query = select(DagRun).where(
+        DagRun.state == "failed", DagRun.end_date >= now - timedelta(seconds=max_age)
+    )
+    return list(session.scalars(query.order_by(DagRun.end_date).limit(limit)))
+
+
+def runs_since(session: Any, high_id: int, ids: set[int], limit: int = 5000) -> list[Any]:
+    """Runs created after ``high_id`` and the runs ``ids``: by primary key only."""
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import or_, select
+
+    where = or_(DagRun.id > high_id, DagRun.id.in_(ids)) if ids else DagRun.id > high_id
+    return list(session.scalars(select(DagRun).where(where).order_by(DagRun.id).limit(limit)))
+
+
+def unfinished_run_ids(session: Any) -> set[int]:
+    """Runs queued or running (Airflow's partial indexes on these states make this cheap)."""
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import select
+
+    queued = session.scalars(select(DagRun.id).where(DagRun.state == "queued"))
+    running = session.scalars(select(DagRun.id).where(DagRun.state == "running"))
+    return {int(run_id) for run_id in (*queued, *running)}
+
+
+def newest_run_id(session: Any) -> int:
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import func, select
+
+    return int(session.scalar(select(func.max(DagRun.id))) or 0)
+
+
+def without_outcome(session: Any, runs: list[Any], since: datetime) -> list[Any]:
+    """The ``runs`` (failed) that have no recorded outcome for their current clearing."""
     from airflow.models.log import Log
     from sqlalchemy import select
 
-    oldest = now - timedelta(seconds=max_age)
-    runs = list(
-        session.scalars(
-            select(DagRun)
-            .where(
-                DagRun.state == "failed",
-                DagRun.end_date >= oldest,
-                DagRun.end_date <= now - timedelta(seconds=grace),
-            )
-            .order_by(DagRun.end_date)
-            .limit(limit)
-        )
-    )
     if not runs:
         return []
     rows = session.execute(
         select(Log.dag_id, Log.run_id, Log.extra).where(
             Log.dag_id.in_({run.dag_id for run in runs}),
             Log.event.in_(OUTCOMES),
-            Log.dttm >= oldest - timedelta(minutes=10),  # rows are written after the run's end
+            Log.dttm >= since - timedelta(minutes=10),  # rows are written after the run's end
         )
     )
     done = {(r.dag_id, r.run_id, Row(0, "", r.run_id, None, parse_extra(r.extra)).clear_number) for r in rows}
     return [run for run in runs if (run.dag_id, run.run_id, int(run.clear_number or 0)) not in done]
+
+
+def unalerted_failures(
+    session: Any, now: datetime, max_age: float, grace: float, limit: int = 500
+) -> list[Any]:
+    """Failed runs that ended between ``max_age`` and ``grace`` seconds ago without an outcome
+    (the whole window; the sweep reads less, see :mod:`.sweep`)."""
+    oldest = now - timedelta(seconds=max_age)
+    latest = now - timedelta(seconds=grace)
+    runs = [r for r in failed_in_window(session, now, max_age, limit) if (aware(r.end_date) or now) <= latest]
+    return without_outcome(session, runs, oldest)
+
+
+def alive_scheduler_ids(session: Any) -> set[int]:
+    """The scheduler jobs Airflow considers alive (``Job.is_alive``), by the index on type and heartbeat."""
+    from airflow.jobs.job import Job
+    from sqlalchemy import select
+
+    jobs = session.scalars(select(Job).where(Job.job_type == "SchedulerJob", Job.state == "running"))
+    return {int(job.id) for job in jobs if job.is_alive()}
 
 
 def dag_tags(session: Any, dag_id: str) -> list[str]:

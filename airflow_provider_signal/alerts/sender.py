@@ -32,7 +32,7 @@ from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.delivery import describe
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.pipeline import Pipeline
-from airflow_provider_signal.alerts.sweep import SWEEP_GRACE, unalerted_runs
+from airflow_provider_signal.alerts.sweep import SWEEP_GRACE, SweepCursor, unalerted_runs
 
 __all__ = ["SWEEP_GRACE", "AlertSender", "run_key"]
 
@@ -87,6 +87,7 @@ class AlertSender:
         self._next_flush: datetime | None = None  # when a notice of the outbox is due
         self._current: RunEvent | None = None  # the event the thread is deciding
         self._flushing = False
+        self.cursor = SweepCursor()  # what this process's last sweep saw
         self.dropped = 0
 
     # -- the caller's side (the scheduler's thread) ---------------------------------------------
@@ -145,6 +146,7 @@ class AlertSender:
         self._thread = None
         self._sweeping = False
         self._known, self._next_flush = {}, None
+        self.cursor = SweepCursor()
         self.job = None
 
     @property
@@ -301,7 +303,7 @@ class AlertSender:
         outcome (a crash, a full queue), then send what the outbox holds that is due; returns
         how many runs were decided."""
         handled = 0
-        for event in unalerted_runs(self.settings, self.clock()):
+        for event in unalerted_runs(self.settings, self.clock(), self.cursor):
             if run_key(event) in self._known:
                 continue
             log.info("Signal alerts: %s failed without a recorded alert; deciding now.", describe(event))

@@ -44,10 +44,12 @@ with DAG("alerts_scratch_muted", start_date=START, schedule=None, catchup=False)
 with DAG("alerts_routed", start_date=START, schedule=None, catchup=False, tags=["team-data"]):
     fail()
 
-with DAG("alerts_storm", start_date=START, schedule=None, catchup=False, max_active_runs=16):
+with DAG(
+    "alerts_storm", start_date=START, schedule=None, catchup=False, max_active_runs=16, tags=["alerts-storm"]
+):
     fail()
 
-with DAG("alerts_recovery", start_date=START, schedule=None, catchup=False):
+with DAG("alerts_recovery", start_date=START, schedule=None, catchup=False, tags=["alerts-recovery"]):
 
     @task
     def maybe_fail(**context: object) -> None:
@@ -77,4 +79,7 @@ with DAG("alerts_outage", start_date=START, schedule=None, catchup=False, max_ac
     fail()
 
 with DAG("alerts_killed", start_date=START, schedule=None, catchup=False):
+    fail()
+
+with DAG("alerts_lone", start_date=START, schedule=None, catchup=False):
     fail()
