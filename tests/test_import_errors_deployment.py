@@ -35,6 +35,7 @@ DAG_IDS = (
     "imports_shared_a",
     "imports_shared_b",
     "imports_shared_c",
+    "imports_killed",
 )
 MISSING_IMPORT = "\nimport imports_missing_package\n"
 
@@ -177,7 +178,37 @@ def test_a_hanging_api_holds_up_neither_parsing_nor_runs(imports: Deployment) ->
     finally:
         imports.emulator.clear_faults()
     assert "did not answer within 3 s" in scheduler_log(imports)
-    assert "It may have arrived, so it is not sent again." in scheduler_log(imports)
+    assert "It may have arrived: the next sweep sends it once more, marked" in scheduler_log(imports)
     imports.check_components()
-    assert messages_about(imports, "imports_hang.py") == []
+    # The API answers again: the copy that may have arrived is sent once more, marked; never a third.
+    [again] = wait_for_messages(imports, "imports_hang.py", 1)
+    assert "Sent again: the first attempt may not have arrived" in again.text
+    time.sleep(3 * float(CONFIG["signal_alerts"]["import_error_interval"]))
+    assert len(messages_about(imports, "imports_hang.py")) == 1
     print(f"hanging API: 3 failed parses seen and 2 runs finished in {took:.0f} s")
+
+
+def test_a_scheduler_killed_between_recording_and_sending_an_import_error_still_sends_it(
+    imports: Deployment,
+) -> None:
+    imports.emulator.fail_next(1000, action="hang", hang_seconds=120)
+    try:
+        before = imports.emulator.request_count
+        write(imports, "imports_killed.py", original("imports_killed.py") + MISSING_IMPORT)
+        wait_until(  # recorded and its request out, hanging
+            lambda: imports.emulator.request_count > before, "the import error's request never left", imports
+        )
+        imports.kill("scheduler")
+        imports.emulator.clear_faults()
+        imports.start_again("scheduler")
+        restarted = time.monotonic()
+        [message] = wait_for_messages(imports, "imports_killed.py", 1)
+        print(f"import error after a SIGKILL: sent {time.monotonic() - restarted:.0f} s after the restart")
+    finally:
+        imports.emulator.clear_faults()
+        imports.start_again("scheduler")
+    assert "File: imports_killed.py" in message.text
+    assert "Sent again: the first attempt may not have arrived" in message.text
+    imports.wait_until_healthy()
+    time.sleep(3 * float(CONFIG["signal_alerts"]["import_error_interval"]))
+    assert len(messages_about(imports, "imports_killed.py")) == 1

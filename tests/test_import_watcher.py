@@ -201,7 +201,7 @@ def test_a_muted_file_is_recorded_and_not_sent(
     assert [r["delivered"] for r in records()] == ["muted"]
 
 
-def test_a_send_that_certainly_failed_is_retried_one_that_may_have_arrived_is_not(
+def test_a_send_that_certainly_failed_is_retried_one_that_may_have_arrived_is_sent_once_more_marked(
     signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
 ) -> None:
     sweeper, clock = watcher()
@@ -212,10 +212,78 @@ def test_a_send_that_certainly_failed_is_retried_one_that_may_have_arrived_is_no
     clock.advance(10)
     assert sweeper.sweep() == 1
     set_error("a.py", "RuntimeError: two")
-    signal_api.fail_next(1, action="hang", hang_seconds=5)
+    signal_api.fail_next(2, action="hang", hang_seconds=5)  # the first copy and the marked one
     clock.advance(10)
     assert sweeper.sweep() == 0
     clock.advance(10)
+    assert sweeper.sweep() == 0  # the marked copy hangs too: never a third
+    clock.advance(10)
     assert sweeper.sweep() == 0
-    assert [(r["kind"], r["delivered"]) for r in records()] == [("broken", True), ("changed", "maybe")]
+    assert [(r["kind"], r["delivered"], r["copy"]) for r in records()] == [
+        ("broken", True, 1),
+        ("changed", "maybe", 2),
+    ]
     assert len(signal_api.messages) == 1
+    assert signal_api.request_count == 4  # 503, sent, hang, hang (marked)
+    assert "Sent again: the first attempt may not have arrived" in signal_api.requests[-1].body.decode()
+
+
+def test_a_message_whose_scheduler_died_mid_send_arrives_marked_at_the_next_sweep(
+    signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
+) -> None:
+    import subprocess
+    import sys
+
+    from airflow.utils.session import create_session
+
+    from airflow_provider_signal.alerts import owners
+
+    add_dag("imp_killed", "killed.py", tags=("team-data",))
+    set_error("killed.py", "RuntimeError: warehouse down")
+    sweeper, clock = watcher()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    gone = owners.Owner(None, owners.hostname(), int(dead.stdout))  # a process that has exited
+    alive = owners.this_process(None)
+    with create_session() as session:  # what a killed scheduler left: recorded, not yet sent
+        [outcome] = ie.decide(
+            ie.histories(ie.read_records(session)), ie.current_errors(session), clock.now, 0
+        )[0]
+        ie.claim(
+            session,
+            outcome,
+            clock.now,
+            ["imp_killed"],
+            False,
+            recipients=[TEAM],
+            copy=1,
+            owner=gone.as_extra(),
+            deadline=(clock.now + timedelta(minutes=5)).isoformat(),
+        )
+    set_error("other.py", "RuntimeError: in flight")
+    with create_session() as session:  # and a send of a live process, still within its deadline
+        outcomes, _ = ie.decide(
+            ie.histories(ie.read_records(session)), ie.current_errors(session), clock.now, 0
+        )
+        [other] = [o for o in outcomes if o.filename.endswith("other.py")]
+        ie.claim(
+            session,
+            other,
+            clock.now,
+            [],
+            False,
+            recipients=[ONCALL],
+            copy=1,
+            owner=alive.as_extra(),
+            deadline=(clock.now + timedelta(minutes=5)).isoformat(),
+        )
+    assert sweeper.sweep() == 1
+    [message] = signal_api.messages
+    assert message.destination == TEAM and "File: killed.py" in message.text
+    assert "Sent again: the first attempt may not have arrived" in message.text
+    assert sweeper.sweep() == 0  # delivered now; the live process's send is left to it
+    assert [(r["file"].rsplit("/", 1)[-1], r["delivered"]) for r in records()] == [
+        ("killed.py", True),
+        ("other.py", False),
+    ]

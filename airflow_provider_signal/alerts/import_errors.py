@@ -250,6 +250,16 @@ def current_errors(
     return found
 
 
+def parse_since(value: object) -> datetime | None:
+    """A record's ``since`` (ISO text) as an aware datetime, else ``None``."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
 def _parse_record(log_id: int, event: str, extra: str | None, dttm: datetime | None) -> Record | None:
     try:
         data = json.loads(extra or "{}")
@@ -320,8 +330,19 @@ def dags_of_file(session: Any, key: FileKey) -> list[DagInfo]:
     return [DagInfo(dag_id, tuple(sorted(tags[dag_id]))) for dag_id in dag_ids]
 
 
-def claim(session: Any, outcome: Outcome, since: datetime, dag_ids: list[str], delivered: Any) -> int:
-    """Record the message before it is sent (the next sweep sees it: never twice); its row id."""
+def claim(
+    session: Any,
+    outcome: Outcome,
+    since: datetime,
+    dag_ids: list[str],
+    delivered: Any,
+    **in_flight: Any,
+) -> int:
+    """Record the message before it is sent (the next sweep sees it: never twice); its row id.
+
+    ``in_flight``: the owner, deadline and recipients of the send, so that a claim whose sender
+    died is sent once more (:func:`unfinished_claims`).
+    """
     from airflow.models.log import Log
 
     event = FIXED_EVENT if outcome.kind == "fixed" else BROKEN_EVENT
@@ -333,6 +354,7 @@ def claim(session: Any, outcome: Outcome, since: datetime, dag_ids: list[str], d
         "kind": outcome.kind,
         "dags": dag_ids,
         "delivered": delivered,
+        **in_flight,
     }
     row = Log(event=event, owner=AUDIT_OWNER, extra=json.dumps(extra), dag_id=dag_ids[0] if dag_ids else None)
     session.add(row)
@@ -340,15 +362,64 @@ def claim(session: Any, outcome: Outcome, since: datetime, dag_ids: list[str], d
     return int(row.id)
 
 
-def mark(session: Any, log_ids: Iterable[int], delivered: Any) -> None:
-    """Set ``delivered`` (``True``, ``"maybe"``) in the claimed rows' ``extra``."""
+def mark(session: Any, log_ids: Iterable[int], delivered: Any, **changes: Any) -> None:
+    """Set ``delivered`` (``True``, ``"maybe"``, ``"given_up"``) and ``changes`` in the claimed
+    rows' ``extra``."""
     from airflow.models.log import Log
     from sqlalchemy import select
 
     for row in session.scalars(select(Log).where(Log.id.in_(sorted(set(log_ids))))):
         data = json.loads(row.extra or "{}")
         data["delivered"] = delivered
+        data.update(changes)
         row.extra = json.dumps(data)
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A claimed message without an outcome: its sender died mid-send, or its copy may have arrived."""
+
+    log_id: int
+    at: datetime  # when it was claimed
+    extra: dict[str, Any]
+
+    @property
+    def fixed(self) -> bool:
+        return self.extra.get("kind") == "fixed"
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        value = self.extra.get("recipients")
+        return tuple(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else ()
+
+
+def unfinished_claims(session: Any, now: datetime, gone: Any) -> list[Unfinished]:
+    """Claims still to be settled: sent once (``copy`` 1) with ``delivered`` ``"maybe"``, or still
+    ``False`` (in flight) past their deadline or with an owner ``gone(extra)`` says no longer runs."""
+    from airflow.models.log import Log
+    from sqlalchemy import select
+
+    found: list[Unfinished] = []
+    rows = session.execute(select(Log.id, Log.extra, Log.dttm).where(Log.event.in_(IMPORT_EVENTS)))
+    for row in rows:
+        try:
+            data = json.loads(row.extra or "{}")
+        except ValueError:
+            continue
+        if (
+            not isinstance(data, dict)
+            or data.get("copy", 1) != 1
+            or data.get("delivered") not in (False, "maybe")
+        ):
+            continue
+        at = _aware(row.dttm) or now
+        if data.get("delivered") is False:
+            deadline = parse_since(data.get("deadline")) or at + timedelta(minutes=2)
+            expired = now >= deadline
+            if not expired and not gone(data.get("owner")):
+                continue  # in flight in a live process
+        found.append(Unfinished(int(row.id), at, data))
+    return found
 
 
 def unclaim(session: Any, log_ids: Iterable[int]) -> None:

@@ -13,6 +13,7 @@ from airflow_provider_signal.formatting import format_date, format_duration
 from airflow_provider_signal.shortening import Line, fit
 from airflow_provider_signal.shortening import cut as shorten
 
+SENT_AGAIN = "Sent again: the first attempt may not have arrived"
 BROKEN_TITLE = "❌ Airflow DAG file broken"
 FIXED_TITLE = "✅ Airflow DAG file fixed"
 _ERROR_MAX = 300
@@ -60,10 +61,14 @@ def _rest(reports: list[FileReport], max_files: int) -> tuple[list[FileReport], 
     return shown, shorten(f"And {len(rest)} more: {names}", _LINE_MAX)
 
 
-def _message(title: str, files: list[list[Line]], rest: str | None, link: Line | None, limit: int) -> str:
+def _message(
+    title: str, files: list[list[Line]], rest: str | None, link: Line | None, limit: int, sent_again: bool
+) -> str:
     """Title, one block per file, the "And N more" count and the link, fitted as every alert is:
     the error lines shortened first, the count never cut, the link whole or left out."""
     lines = [Line(title, cut=False, rank=0)]
+    if sent_again:
+        lines.append(Line(SENT_AGAIN, cut=False, rank=0))
     for index, block in enumerate(files):
         if index:
             lines.append(Line("", rank=1))
@@ -76,7 +81,12 @@ def _message(title: str, files: list[list[Line]], rest: str | None, link: Line |
 
 
 def broken_text(
-    reports: list[FileReport], *, link: str | None = None, max_files: int = 5, limit: int = 2000
+    reports: list[FileReport],
+    *,
+    link: str | None = None,
+    max_files: int = 5,
+    limit: int = 2000,
+    sent_again: bool = False,
 ) -> str:
     """One message for files that stopped importing (or whose error changed)."""
     shown, rest = _rest(reports, max_files)
@@ -92,11 +102,16 @@ def broken_text(
             block.append(Line(f"First seen: {format_date(report.first_seen)}", rank=1))
         files.append(block)
     url = Line(f"Import errors: {link}", link=True, rank=3) if link else None
-    return _message(_title(BROKEN_TITLE, len(reports)), files, rest, url, limit)
+    return _message(_title(BROKEN_TITLE, len(reports)), files, rest, url, limit, sent_again)
 
 
 def fixed_text(
-    reports: list[FileReport], *, link: str | None = None, max_files: int = 5, limit: int = 2000
+    reports: list[FileReport],
+    *,
+    link: str | None = None,
+    max_files: int = 5,
+    limit: int = 2000,
+    sent_again: bool = False,
 ) -> str:
     """One message for files that import again."""
     shown, rest = _rest(reports, max_files)
@@ -109,7 +124,7 @@ def fixed_text(
             block.append(Line(f"Broken for: {format_duration(report.broken_for)}", rank=2))
         files.append(block)
     url = Line(f"Link: {link}", link=True, rank=3) if link else None
-    return _message(_title(FIXED_TITLE, len(reports)), files, rest, url, limit)
+    return _message(_title(FIXED_TITLE, len(reports)), files, rest, url, limit, sent_again)
 
 
 def import_errors_url(base_url: str, airflow_major: int) -> str | None:

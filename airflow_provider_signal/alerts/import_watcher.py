@@ -9,7 +9,11 @@ lines, and the scheduler is long-lived and already sends run alerts.
 
 Several schedulers may sweep at once: the news is decided again under row locks (``SKIP LOCKED``
 on the file's ``import_error`` row, or on the record a "fixed" message follows) and recorded
-before it is sent, so one scheduler sends it. Everything here is caught and logged.
+before it is sent, so one scheduler sends it. The record is the in-flight marker of the
+pipeline (:mod:`.owners`): it names its sender (job, host, pid) and a deadline, so a message
+whose scheduler died mid-send, or whose copy may have arrived, is sent once more, marked, by the
+next sweep of any scheduler, never a third time, and given up after ``max_delivery_age`` with an
+ERROR line. Everything here is caught and logged.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_signal.alerts import import_errors as ie
+from airflow_provider_signal.alerts import owners
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.import_text import FileReport, broken_text, fixed_text, import_errors_url
 
@@ -40,7 +45,7 @@ def _now() -> datetime:
 
 @dataclass
 class _Claimed:
-    outcome: ie.Outcome
+    outcome: ie.Outcome | None  # None: a claim sent once more
     log_id: int
     report: FileReport
     recipients: tuple[str, ...]
@@ -68,6 +73,7 @@ class ImportErrorWatcher:
         self._pid = os.getpid()
         self._first_seen: dict[tuple[str, str, str, str], datetime] = {}
         self._held_logged: set[tuple[str, str, str]] = set()
+        self._job: Any = None  # the scheduler job this thread runs in: the owner of its sends
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -79,6 +85,7 @@ class ImportErrorWatcher:
         if self._thread is not None and self._pid == os.getpid():
             return
         self._pid = os.getpid()
+        self._job = component
         self._thread = threading.Thread(
             target=self._run, args=(component,), name="signal-import-errors", daemon=True
         )
@@ -120,6 +127,7 @@ class ImportErrorWatcher:
         from airflow.utils.session import create_session
 
         now = self._clock()
+        resent = self._resend_unfinished(now)
         with create_session() as session:
             outcomes, held = ie.decide(
                 ie.histories(ie.read_records(session)),
@@ -130,9 +138,64 @@ class ImportErrorWatcher:
         self._log_held(held)
         self._first_seen = {o.pending_key: self._first_seen.get(o.pending_key, now) for o in outcomes}
         if not ie.due(outcomes, self._first_seen, now, self.settings.import_error_window):
-            return 0
+            return resent
         claimed = self._claim(now)
-        return self._send_all(claimed, now)
+        return resent + self._send_all(claimed, now)
+
+    def _in_flight(self, now: datetime, recipients: int) -> dict[str, Any]:
+        """The marker of a send about to start: its owner and the time after which it is given up for dead."""
+        settings = self.settings
+        budget = max(1, -(-recipients // 4)) * settings.send_timeout * (settings.send_retries + 1) + 60.0
+        return {
+            "owner": owners.this_process(self._job).as_extra(),
+            "deadline": (now + timedelta(seconds=budget)).isoformat(),
+        }
+
+    def _resend_unfinished(self, now: datetime) -> int:
+        """Send once more, marked, what a dead sender left in flight or what may have arrived."""
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            found = ie.unfinished_claims(
+                session, now, lambda extra: owners.is_gone(session, owners.parse(extra))
+            )
+            locked = ie.lock_records(session, [item.log_id for item in found])
+            mine = [item for item in found if item.log_id in locked]
+            old = [item for item in mine if (now - item.at).total_seconds() > self.settings.max_delivery_age]
+            if old:
+                ie.mark(session, [item.log_id for item in old], "given_up")
+                for item in old:
+                    log.error(
+                        "Signal import-error alert (%s) for %s given up: not delivered within "
+                        "max_delivery_age.",
+                        item.extra.get("kind"),
+                        _relative(str(item.extra.get("file", ""))),
+                    )
+            mine = [item for item in mine if item not in old]
+            for item in mine:
+                ie.mark(session, [item.log_id], False, copy=2, **self._in_flight(now, len(item.recipients)))
+        groups: dict[tuple[bool, tuple[str, ...]], list[_Claimed]] = {}
+        for item in mine:
+            groups.setdefault((item.fixed, item.recipients), []).append(self._claimed_again(item, now))
+        return sum(
+            self._send(items, fixed, list(to), sent_again=True) for (fixed, to), items in groups.items()
+        )
+
+    @staticmethod
+    def _claimed_again(item: ie.Unfinished, now: datetime) -> _Claimed:
+        extra = item.extra
+        since = ie.parse_since(extra.get("since")) or item.at
+        kind = str(extra.get("kind", "broken"))
+        report = FileReport(
+            path=_relative(str(extra.get("file", ""))),
+            bundle=str(extra.get("bundle") or ""),
+            dag_ids=tuple(str(d) for d in extra.get("dags", []) if isinstance(d, str)),
+            error=str(extra.get("fingerprint") or ""),
+            changed=kind == "changed",
+            first_seen=since if kind != "fixed" else None,
+            broken_for=(now - since).total_seconds() if kind == "fixed" else None,
+        )
+        return _Claimed(None, item.log_id, report, item.recipients)
 
     def _log_held(self, held: list[ie.Held]) -> None:
         keys: set[tuple[str, str, str]] = set()
@@ -203,21 +266,29 @@ class ImportErrorWatcher:
             )
             return _Claimed(outcome, -1, report, ())
         tags = [tag for dag in dags for tag in dag.tags]
-        log_id = ie.claim(session, outcome, since, dag_ids, False)
-        return _Claimed(outcome, log_id, report, tuple(self.settings.recipients_for(tags)))
+        recipients = tuple(self.settings.recipients_for(tags))
+        marker = self._in_flight(now, len(recipients))
+        log_id = ie.claim(
+            session, outcome, since, dag_ids, False, recipients=list(recipients), copy=1, **marker
+        )
+        return _Claimed(outcome, log_id, report, recipients)
 
     def _send_all(self, claimed: list[_Claimed], now: datetime) -> int:
         groups: dict[tuple[bool, tuple[str, ...]], list[_Claimed]] = {}
         for item in claimed:
-            groups.setdefault((item.outcome.kind == "fixed", item.recipients), []).append(item)
+            fixed = item.outcome is not None and item.outcome.kind == "fixed"
+            groups.setdefault((fixed, item.recipients), []).append(item)
         sent = 0
         for (fixed, recipients), items in groups.items():
             sent += self._send(items, fixed, list(recipients))
         for item in claimed:
-            self._first_seen.pop(item.outcome.pending_key, None)
+            if item.outcome is not None:
+                self._first_seen.pop(item.outcome.pending_key, None)
         return sent
 
-    def _send(self, items: list[_Claimed], fixed: bool, recipients: list[str]) -> int:
+    def _send(
+        self, items: list[_Claimed], fixed: bool, recipients: list[str], sent_again: bool = False
+    ) -> int:
         from airflow.utils.session import create_session
 
         from airflow_provider_signal.hooks.signal import SignalHook
@@ -231,13 +302,19 @@ class ImportErrorWatcher:
             limit = hook.settings.max_text_length
             reports = [item.report for item in items]
             build = fixed_text if fixed else broken_text
-            text = build(reports, link=_link(), max_files=MAX_FILES, limit=limit)
+            text = build(reports, link=_link(), max_files=MAX_FILES, limit=limit, sent_again=sent_again)
             results = hook.send_message(text, recipients or None)
         except Exception as error:
             maybe = _maybe_delivered(error)
             with create_session() as session:
                 if maybe:
-                    ie.mark(session, ids, "maybe")
+                    ie.mark(
+                        session, ids, "maybe"
+                    )  # a first copy: sent once more, marked; a second: never again
+                elif sent_again:
+                    ie.mark(
+                        session, ids, False, copy=1, deadline=self._clock().isoformat()
+                    )  # again next sweep
                 else:
                     ie.unclaim(session, ids)
             log.error(
@@ -246,7 +323,7 @@ class ImportErrorWatcher:
                 names,
                 settings.conn_id,
                 error,
-                " It may have arrived, so it is not sent again." if maybe else " The next sweep tries again.",
+                _next_step(maybe, sent_again),
             )
             return 0
         finally:
@@ -255,6 +332,14 @@ class ImportErrorWatcher:
             ie.mark(session, ids, True)
         log.info("Signal import-error alert (%s) for %s sent to %d recipient(s).", kind, names, len(results))
         return 1
+
+
+def _next_step(maybe: bool, sent_again: bool) -> str:
+    if maybe and sent_again:
+        return " It may have arrived, and was already sent once more: it is not sent again."
+    if maybe:
+        return " It may have arrived: the next sweep sends it once more, marked as a possible repeat."
+    return " The next sweep tries again."
 
 
 def _relative(filename: str) -> str:
