@@ -1,4 +1,5 @@
-"""A DAG file the import-error tests break, then kill the scheduler while its message is being sent (tests/test_import_errors_deployment.py)."""
+"""A DAG file the import-error tests break, then kill the scheduler while its message is being sent
+(tests/test_import_errors_deployment.py)."""
 
 from __future__ import annotations
 
