@@ -306,7 +306,7 @@ class AlertSender:
         for event in unalerted_runs(self.settings, self.clock(), self.cursor):
             if run_key(event) in self._known:
                 continue
-            log.info("Signal alerts: %s failed without a recorded alert; deciding now.", describe(event))
+            log.debug("Signal alerts: %s failed without a recorded outcome; deciding now.", describe(event))
             self._safely(event)
             handled += 1
         self._flush()
