@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_signal.alerts.group_text import group_text
 from airflow_provider_signal.alerts.import_errors import error_line
 from airflow_provider_signal.alerts.import_text import FileReport, broken_text
 from airflow_provider_signal.alerts.message import FailedTask, RunEvent, RunReport, failure_text
@@ -75,6 +76,17 @@ def _mapped_run(count: int) -> str:
     return text
 
 
+def _grouped_mapped_run(count: int) -> str:
+    tasks = [FailedTask("load", 1, index) for index in range(count)]
+    reports = [
+        RunReport(RunEvent(kind="failure", dag_id=f"etl_{n}", run_id="r1"), failed_tasks=tasks)
+        for n in range(3)
+    ]
+    text = group_text(reports, link="http://localhost:8080/dag_runs?state=failed")
+    assert f"and {count - 3} more" in text and "state=failed" in text
+    return text
+
+
 CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
     # name: (build at a size, the small size, the large size)
     "task error, one word": (_task_error("a"), 1_000, 1_000_000),
@@ -84,6 +96,7 @@ CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
     "import traceback, one line": (_traceback("a"), 1_000, 1_000_000),
     "import traceback, 10,000 lines": (_traceback('  File "dags/etl.py", line 1, in <module>\n'), 50, 10_000),
     "10,000 failed mapped tasks": (_mapped_run, 10, 10_000),
+    "a grouped message naming runs with 10,000 failed mapped tasks": (_grouped_mapped_run, 10, 10_000),
 }
 
 
