@@ -379,6 +379,13 @@ def merge(
     lines = (output / "RESULTS.md").read_text().splitlines()
     table = next(n for n, line in enumerate(lines) if line.startswith("| Section |"))
     head, body = lines[: table + 2], lines[table + 2 :]
+    earlier = f"Section {numbers} measured "  # this section's own note from an earlier merge goes
+    head = [
+        line
+        for n, line in enumerate(head)
+        if not (line.startswith(earlier) or head[n - 1].startswith(earlier))
+    ]
+    table = len(head) - 2
     if failed:
         body = [line for line in body if not line.startswith("| checks |")]
     body = [line for line in body if not _ours(line, sections)]
