@@ -21,10 +21,11 @@ Database time: PostgreSQL started by tests/distributed_support.py, a fresh datab
 migrated with ``airflow db migrate``, seeded with SQL (``generate_series``): runs over a year
 across 2,000 DAGs, 3 % of each DAG's runs failed, 20 running and 10 queued; per failed run two
 task instances (one failed, one upstream_failed) and the provider's three alert rows; one other
-``log`` row per run.
-Then the wall time on the worker of ``sweep.unalerted_runs`` (a first sweep with a new cursor,
-and a later one with the first's cursor) and of one failure's decision (``triage.triage`` in a
-session rolled back, and its reads ``run_state``, ``dag_state``, ``held_back_since`` alone).
+``log`` row per run. Then, in three rounds taking the sizes in turn (a busy spell of the machine
+hits both), the wall time on the worker of ``sweep.unalerted_runs`` (a first sweep with a new
+cursor, and a later one with the first's cursor) and of one failure's decision
+(``triage.triage`` in a session rolled back, and its reads ``run_state``, ``dag_state``,
+``held_back_since`` alone), every round's samples pooled.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ SLACK = 5.0
 """The goal: the last run of a storm covered within group_interval + group_wait + this."""
 MAX_MESSAGES = 3
 DB_RATIO = 3.0
-SAMPLES = 30
+SAMPLES = 20
+DB_ROUNDS = 3
+"""Timing workers per database size, taken in turn (small, large, large, small, ...)."""
 DECISION_DAG = "bench_dag_0097"
 """The DAG whose failure is decided: 3 % of its runs failed and alerted (2 of its 5 at 10,000 runs)."""
 ROOMY = 2000
@@ -327,16 +330,18 @@ def _timed(call: Callable[[], Any], samples: int = SAMPLES) -> list[float]:
 
 def _decision_times(settings: Any, now: datetime) -> dict[str, list[float]]:
     """One failure's decision for a DAG with a history, in sessions rolled back."""
+    from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from airflow_provider_signal.alerts import records
     from airflow_provider_signal.alerts.events import event_from_dag_run
     from airflow_provider_signal.alerts.triage import triage
 
-    [run] = _failed_runs([DECISION_DAG], "manual__storm_decision")
-    event = event_from_dag_run("failure", run, "task_failure")
     with create_session() as session:
+        run = session.scalars(select(DagRun).where(DagRun.run_id == DECISION_RUN)).one()
+        event = event_from_dag_run("failure", run, "task_failure")
         last_alert_id = records.dag_state(session, event, now, settings.max_delivery_age).last_alert_id
 
     def rolled_back(body: Callable[[Session], Any]) -> Callable[[], None]:
@@ -365,23 +370,29 @@ def _decision_times(settings: Any, now: datetime) -> dict[str, list[float]]:
     }
 
 
-def db_worker(rows: int) -> dict[str, Any]:
-    """Seed ``rows`` runs, then time the sweep (first and later) and one decision."""
+DECISION_RUN = "manual__storm_decision"
+
+
+def db_seed_worker(rows: int) -> dict[str, Any]:
+    """Seed ``rows`` runs, and the failed run whose decision is timed."""
+    seeded = _seed(rows, datetime.now(timezone.utc))
+    _failed_runs([DECISION_DAG], DECISION_RUN)
+    return seeded
+
+
+def db_time_worker(rows: int) -> dict[str, Any]:
+    """Time the sweep (a first one, then later ones with its cursor) and one decision."""
     from airflow_provider_signal.alerts.config import AlertSettings
     from airflow_provider_signal.alerts.sweep import SweepCursor, unalerted_runs
 
     now = datetime.now(timezone.utc)
-    seeded = _seed(rows, now)
     settings = AlertSettings(enabled=True, destinations=("+447700903999",))
     cursor = SweepCursor()
     first_found = len(unalerted_runs(settings, now, cursor))
-    first = _timed(lambda: unalerted_runs(settings, now, SweepCursor()), 5)
-    later = _timed(lambda: unalerted_runs(settings, now, cursor))
     return {
         "rows": rows,
-        "seed": seeded,
-        "first_sweep": first,
-        "later_sweep": later,
+        "first_sweep": _timed(lambda: unalerted_runs(settings, now, SweepCursor()), 5),
+        "later_sweep": _timed(lambda: unalerted_runs(settings, now, cursor)),
         "found": first_found,
         "tracked": len(cursor.tracked),
         "decision": _decision_times(settings, now),
@@ -394,8 +405,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         result = storm_worker(args.size, args.control)
     elif args.part == "lone":
         result = lone_worker(args.size, args.control)
+    elif args.part == "seed":
+        result = db_seed_worker(args.size)
     else:
-        result = db_worker(args.size)
+        result = db_time_worker(args.size)
     write_result(args.result, result)
     os._exit(0)  # the sender's daemon thread and Airflow's engine: nothing left to wait for
 
@@ -455,35 +468,65 @@ def storms(env: dict[str, str], log_dir: Path, sizes: Sequence[int], lone: int) 
 
 
 def databases(env: dict[str, str], log_dir: Path, sizes: Sequence[int]) -> list[dict[str, Any]]:
-    """PostgreSQL (tests/distributed_support.py), a database per size: migrate, seed, time."""
+    """PostgreSQL (tests/distributed_support.py), a database per size, migrated and seeded; then
+    the sizes timed in turn, ``DB_ROUNDS`` times, so a busy spell of the machine hits both."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from airflow_support import run_command
-    from distributed_support import DB_USER, BackingServices, _postgres_bin
+    from distributed_support import BackingServices
 
     services = BackingServices(log_dir / "postgres")
     (log_dir / "postgres").mkdir(parents=True, exist_ok=True)
     services.start()
     try:
-        found = []
-        for rows in sizes:
-            name = f"storm_{rows}"
-            server = ["-h", "127.0.0.1", "-p", str(services.pg_port), "-U", DB_USER]
-            run_command([str(_postgres_bin("createdb")), *server, name], timeout=60)
-            url = services.sql_alchemy_conn.rsplit("/", 1)[0] + f"/{name}"
-            with tempfile.TemporaryDirectory(prefix="airflow-signal-bench-pg-") as home:
-                pg_env = {**env, "AIRFLOW_HOME": home, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url}
-                _migrate(pg_env)
-                worker = run_worker(
-                    "alerts_storm.py",
-                    ["--part", "db", "--size", str(rows), "--control", ""],
-                    pg_env,
-                    log_dir / f"db-{rows}",
-                    timeout=1800,
-                )
-            found.append(worker.result)
-        return found
+        with tempfile.TemporaryDirectory(prefix="airflow-signal-bench-pg-") as homes:
+            envs = {rows: _database(services, env, Path(homes), rows) for rows in sizes}
+            seeds = {rows: _db_worker("seed", rows, envs[rows], log_dir) for rows in sizes}
+            rounds: dict[int, list[dict[str, Any]]] = {rows: [] for rows in sizes}
+            for turn in range(DB_ROUNDS):
+                for rows in sizes if turn % 2 == 0 else reversed(sizes):
+                    rounds[rows].append(_db_worker("time", rows, envs[rows], log_dir))
+        return [{**_pooled(rounds[rows]), "seed": seeds[rows]} for rows in sizes]
     finally:
         services.stop()
+
+
+def _database(services: Any, env: dict[str, str], homes: Path, rows: int) -> dict[str, str]:
+    """A new database on the server, migrated; the environment of its workers."""
+    from airflow_support import run_command
+    from distributed_support import DB_USER, _postgres_bin
+
+    name = f"storm_{rows}"
+    server = ["-h", "127.0.0.1", "-p", str(services.pg_port), "-U", DB_USER]
+    created = run_command([str(_postgres_bin("createdb")), *server, name], timeout=60)
+    if created.returncode != 0:
+        raise RuntimeError(f"createdb {name} failed:\n{created.stdout}{created.stderr}")
+    home = homes / name
+    home.mkdir()
+    url = services.sql_alchemy_conn.rsplit("/", 1)[0] + f"/{name}"
+    pg_env = {**env, "AIRFLOW_HOME": str(home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url}
+    _migrate(pg_env)
+    return pg_env
+
+
+def _db_worker(part: str, rows: int, env: dict[str, str], log_dir: Path) -> dict[str, Any]:
+    args = ["--part", part, "--size", str(rows), "--control", ""]
+    result: dict[str, Any] = run_worker(
+        "alerts_storm.py", args, env, log_dir / f"db-{part}-{rows}", 1800
+    ).result
+    return result
+
+
+def _pooled(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The samples of every round together."""
+    first = rounds[0]
+    return {
+        "rows": first["rows"],
+        "rounds": len(rounds),
+        "found": first["found"],
+        "tracked": first["tracked"],
+        "first_sweep": [t for r in rounds for t in r["first_sweep"]],
+        "later_sweep": [t for r in rounds for t in r["later_sweep"]],
+        "decision": {name: [t for r in rounds for t in r["decision"][name]] for name in first["decision"]},
+    }
 
 
 def run(env: dict[str, str], log_dir: Path, quick: bool = False) -> dict[str, Any]:
