@@ -101,19 +101,21 @@ demo: install
 	$(VENV)/bin/python demo/run_demo.py
 
 ## make bench: measure; figures to benchmarks/RESULTS.md and results.json (not part of make test). Airflow 3
-## in its own virtualenv, which also holds the Slack, SMTP and Apprise providers it compares against.
+## in its own virtualenv, which also holds the Slack, SMTP and Apprise providers it compares against, and
+## the PostgreSQL drivers of the storm section's database part. One section alone, its figures merged into
+## the existing files: make bench BENCH_ARGS="--only storm --merge".
 BENCH_VENV := .venv-bench
 BENCH_ARGS ?=
 
-bench: $(BENCH_VENV)/.installed-$(AIRFLOW_3)
+bench: $(BENCH_VENV)/.installed-$(AIRFLOW_3)-pg
 	$(BENCH_VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
-$(BENCH_VENV)/.installed-$(AIRFLOW_3): pyproject.toml $(UV)
+$(BENCH_VENV)/.installed-$(AIRFLOW_3)-pg: pyproject.toml $(UV)
 	rm -rf $(BENCH_VENV)
 	$(UV) venv --quiet --python $(PYTHON) $(BENCH_VENV)
 	VIRTUAL_ENV=$(CURDIR)/$(BENCH_VENV) $(UV) pip install --quiet \
 		"apache-airflow==$(AIRFLOW_3)" apache-airflow-providers-slack apache-airflow-providers-smtp \
-		apache-airflow-providers-apprise "pytest>=8" "statsd>=4.0" -e .
+		apache-airflow-providers-apprise "pytest>=8" "statsd>=4.0" "psycopg2-binary>=2.9" "asyncpg>=0.30" -e .
 	touch $@
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,10 @@
    spends in the DAG-run listener per failed run while the API hangs.
 6. Deployment-wide alerts end to end, in a real deployment: a run's end to the API receiving its
    alert (median, p95), and the API back after an outage to the last pending alert delivered.
+7. Storms (issue 23): 10, 100 and 1,000 runs failing at once on one route through the alert
+   sender (messages, time to the last run covered, the sender's CPU time), a lone failure's
+   latency with the grouping defaults, and the sweep's and one decision's database time on
+   PostgreSQL at two sizes of history.
 
 Writes ``benchmarks/results.json`` (every figure with its samples' median, spread and
 count, plus the machine) and ``benchmarks/RESULTS.md`` (the same figures as one table).
@@ -29,13 +33,14 @@ from typing import Any
 
 import alerts as alerts_bench
 import alerts_delivery
+import alerts_storm
 import fanout
 import fault_budget
 import import_cost
 import send_overhead
 from benchlib import BENCH_DIR, Figure, Summary, airflow_home, machine_info, worker_env
 
-SECTIONS = ("import", "send", "fanout", "faults", "alerts", "delivery")
+SECTIONS = ("import", "send", "fanout", "faults", "alerts", "delivery", "storm")
 MS, US = 1e3, 1e6
 
 
@@ -56,6 +61,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run with few samples (written to benchmarks/logs/)"
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --only: replace only these sections' figures in the existing result files",
     )
     parser.add_argument("--output", type=Path, default=BENCH_DIR, help="directory for the two result files")
     args = parser.parse_args(argv)
@@ -275,10 +285,12 @@ def _fault_figures(results: list[dict[str, Any]]) -> list[Figure]:
 
 
 def _password_figure(results: dict[str, Any]) -> Figure:
-    leaked = [name for name in ("send", "fanout") if name in results and results[name]["password_in_logs"]]
+    leaked: list[str] = [n for n in ("send", "fanout") if n in results and results[n]["password_in_logs"]]
     leaked += [r["scenario"] for r in results.get("faults", []) if r["password_in_logs"]]
     if "alerts" in results and results["alerts"]["listener"]["password_in_logs"]:
         leaked.append("alerts")
+    if "storm" in results and results["storm"]["password_in_logs"]:
+        leaked.append("storm")
     return Figure(
         "checks",
         "the connection password in a worker's output",
@@ -296,6 +308,7 @@ def figures_of(results: dict[str, Any]) -> list[Figure]:
         "faults": _fault_figures,
         "alerts": alerts_bench.figures,
         "delivery": alerts_delivery.figures,
+        "storm": alerts_storm.figures,
     }
     figures = [figure for name, make in makers.items() if name in results for figure in make(results[name])]
     return [*figures, _password_figure(results)]
@@ -303,7 +316,6 @@ def figures_of(results: dict[str, Any]) -> list[Figure]:
 
 def render(figures: list[Figure], machine: dict[str, str], meta: dict[str, str]) -> str:
     """RESULTS.md: when, on what, and one table of figures."""
-    met = {True: "yes", False: "**NO**", None: ""}
     lines = [
         "# Benchmark results",
         "",
@@ -319,8 +331,67 @@ def render(figures: list[Figure], machine: dict[str, str], meta: dict[str, str])
         "| Section | Measure | Median (spread, n) | Target | Met |",
         "|---|---|---|---|---|",
     ]
-    lines += [f"| {f.section} | {f.measure} | {f.value} | {f.target} | {met[f.met]} |" for f in figures]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + render_rows(figures)) + "\n"
+
+
+def render_rows(figures: list[Figure]) -> list[str]:
+    met = {True: "yes", False: "**NO**", None: ""}
+    return [f"| {f.section} | {f.measure} | {f.value} | {f.target} | {met[f.met]} |" for f in figures]
+
+
+# -- one section re-measured: its figures replace its own, the rest stay -----------------------------
+
+
+def _order(section: str) -> int:
+    """Where a figure's section goes in the table: by its number, the checks last."""
+    number = section.split(".", 1)[0].lstrip("| ")
+    return int(number) if number.isdigit() else len(SECTIONS) + 1
+
+
+def _ours(section: str, sections: list[str]) -> bool:
+    return section.lstrip("| ").startswith(tuple(f"{SECTIONS.index(name) + 1}." for name in sections))
+
+
+def merge(
+    output: Path, sections: list[str], new: dict[str, Any], rows: list[str], meta: dict[str, str]
+) -> tuple[dict[str, Any], str]:
+    """The previous results.json and RESULTS.md with only ``sections`` replaced (the checks row is
+    kept unless the new one fails), and a note under the header saying when these were measured."""
+    old = json.loads((output / "results.json").read_text())
+    fresh_checks = [f for f in new["figures"] if f["section"] == "checks"]
+    failed = [f for f in fresh_checks if f["met"] is False]
+    figures = [f for f in old["figures"] if not _ours(f["section"], sections)]
+    if failed:
+        figures = [f for f in figures if f["section"] != "checks"] + failed
+    figures += [f for f in new["figures"] if f["section"] != "checks"]
+    figures.sort(key=lambda f: _order(f["section"]))
+    numbers = ", ".join(str(SECTIONS.index(name) + 1) for name in sections)
+    note = (
+        f"Section {numbers} measured {meta['date']} with `{meta['command']}` ({meta['duration']}, load "
+        f"{meta['load_start']} → {meta['load_end']}); the other sections are from the runs above."
+    )
+    merged = {
+        **old,
+        "figures": figures,
+        "results": {**old.get("results", {}), **new["results"]},
+        "meta": {**old["meta"], "merged": [*old["meta"].get("merged", []), meta]},
+    }
+    lines = (output / "RESULTS.md").read_text().splitlines()
+    table = next(n for n, line in enumerate(lines) if line.startswith("| Section |"))
+    head, body = lines[: table + 2], lines[table + 2 :]
+    earlier = f"Section {numbers} measured "  # this section's own note from an earlier merge goes
+    head = [
+        line
+        for n, line in enumerate(head)
+        if not (line.startswith(earlier) or head[n - 1].startswith(earlier))
+    ]
+    table = len(head) - 2
+    if failed:
+        body = [line for line in body if not line.startswith("| checks |")]
+    body = [line for line in body if not _ours(line, sections)]
+    body += [line for line in rows if failed or not line.startswith("| checks |")]
+    body.sort(key=_order)
+    return merged, "\n".join([*head[: table - 1], "", note, "", *head[table:], *body]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,20 +444,23 @@ def main(argv: list[str] | None = None) -> int:
         if "delivery" in sections:
             print("6/6 delivery: a real deployment, failed runs end to end ...", file=sys.stderr, flush=True)
             results["delivery"] = alerts_delivery.run(5 if args.quick else 20)
+        if "storm" in sections:
+            print(
+                "7/7 storm: 10, 100, 1,000 runs failing at once; a lone failure; PostgreSQL at two sizes ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            results["storm"] = alerts_storm.run(env, log_dir / "storm", args.quick)
     elapsed = time.monotonic() - started
     meta.update({"duration": f"{elapsed / 60:.1f} min", "load_end": _load()})
     machine = machine_info()
     figures = figures_of(results)
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "results.json").write_text(
-        json.dumps(
-            {"meta": meta, "machine": machine, "figures": [asdict(f) for f in figures], "results": results},
-            indent=1,
-            default=_json_default,
-        )
-        + "\n"
-    )
+    written = {"meta": meta, "machine": machine, "figures": [asdict(f) for f in figures], "results": results}
     report = render(figures, machine, meta)
+    if args.merge and (args.output / "results.json").exists():
+        written, report = merge(args.output, sections, written, render_rows(figures), meta)
+    (args.output / "results.json").write_text(json.dumps(written, indent=1, default=_json_default) + "\n")
     (args.output / "RESULTS.md").write_text(report)
     print(report)
     print(f"Written to {args.output}/RESULTS.md and results.json", file=sys.stderr)
