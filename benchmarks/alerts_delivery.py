@@ -3,7 +3,9 @@ the API coming back after an outage to the last pending alert delivered.
 
 Both in a real single-node deployment started for the benchmark (the tests' harness,
 ``tests/airflow_support.py``: SQLite, the scheduler, the DAG processor, the API server, the
-emulator), with ``[signal_alerts]`` on and ``cooldown = 0`` so every failed run alerts.
+emulator), with ``[signal_alerts]`` on, ``cooldown = 0`` so every failed run alerts and no grouping
+(``group_wait = group_interval = 0``): this measures the pipeline itself; the grouping's wait is
+section 7's lone-failure figure.
 
 Latency: failing runs of ``alerts_outage`` (tests/dag_files/alerts_dags.py) triggered one after
 the other; for each, the run's ``end_date`` (REST API) to the emulator's ``received_at``, and the
@@ -36,7 +38,8 @@ BACKOFF_CAP = 60.0
 def _config() -> dict[str, dict[str, Any]]:
     from airflow_support import ALERTS_CONFIG
 
-    return {"signal_alerts": {**ALERTS_CONFIG["signal_alerts"], "cooldown": 0}}
+    alerts = {**ALERTS_CONFIG["signal_alerts"], "cooldown": 0, "group_wait": 0, "group_interval": 0}
+    return {"signal_alerts": alerts}
 
 
 def _end_of(deployment: Any, run_id: str) -> float:

@@ -124,7 +124,7 @@ CONFIG_SECTION: dict[str, Any] = {
         ),
         "queue_size": _option(
             "integer",
-            "100",
+            "5000",
             "Alerts waiting for the background sender, per process. When full, a new alert is left "
             "to the next sweep (an error in the log, the metric signal_alerts.dropped): a burst "
             "only delays alerts.",
@@ -183,7 +183,7 @@ class AlertSettings:
     group_wait: float = 10.0
     group_interval: float = 60.0
     max_failed_tasks: int = 5
-    queue_size: int = 100
+    queue_size: int = 5000
     send_timeout: float = 10.0
     send_retries: int = 1
     shutdown_timeout: float = 10.0
@@ -301,7 +301,7 @@ def parse_settings(get: Callable[[str], str | None]) -> AlertSettings:
         cooldown=_number("cooldown", text("cooldown", "3600"), float, 0, _WEEK * 52),
         alert_on_manual=_boolean("alert_on_manual", text("alert_on_manual", "False")),
         max_failed_tasks=_number("max_failed_tasks", text("max_failed_tasks", "5"), int, 0, 1000),
-        queue_size=_number("queue_size", text("queue_size", "100"), int, 1, 1_000_000),
+        queue_size=_number("queue_size", text("queue_size", "5000"), int, 1, 1_000_000),
         send_timeout=_number("send_timeout", text("send_timeout", "10"), float, 0.1, 300),
         send_retries=_number("send_retries", text("send_retries", "1"), int, 0, 10),
         shutdown_timeout=_number("shutdown_timeout", text("shutdown_timeout", "10"), float, 0, 3600),

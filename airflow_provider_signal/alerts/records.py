@@ -353,7 +353,11 @@ def record(session: Any, name: str, event: RunEvent, now: datetime, **extra: Any
 # -- the sweep and the look-ups of a message ------------------------------------------------------
 
 
-def failed_in_window(session: Any, now: datetime, max_age: float, limit: int = 500) -> list[Any]:
+WINDOW_LIMIT = 5000
+"""Failed runs one whole-window read takes; more are left to the next (the sweep reads again)."""
+
+
+def failed_in_window(session: Any, now: datetime, max_age: float, limit: int = WINDOW_LIMIT) -> list[Any]:
     """Failed runs that ended within ``max_age`` seconds, read by state and end date.
 
     No index of Airflow's covers this (a sequential scan of ``dag_run``): the sweep reads it once
@@ -395,25 +399,39 @@ def newest_run_id(session: Any) -> int:
 
 
 def without_outcome(session: Any, runs: list[Any], since: datetime) -> list[Any]:
-    """The ``runs`` (failed) that have no recorded outcome for their current clearing."""
+    """The ``runs`` (failed) with neither a recorded outcome nor a notice waiting in the outbox
+    for their current clearing (a notice is the outbox's to send; an attempt left open is not)."""
     from airflow.models.log import Log
     from sqlalchemy import select
 
     if not runs:
         return []
     rows = session.execute(
-        select(Log.dag_id, Log.run_id, Log.extra).where(
+        select(Log.dag_id, Log.run_id, Log.event, Log.extra)
+        .where(
             Log.dag_id.in_({run.dag_id for run in runs}),
-            Log.event.in_(OUTCOMES),
+            Log.event.in_((*OUTCOMES, QUEUED, ATTEMPT)),
             Log.dttm >= since - timedelta(minutes=10),  # rows are written after the run's end
         )
+        .order_by(Log.id)
     )
-    done = {(r.dag_id, r.run_id, Row(0, "", r.run_id, None, parse_extra(r.extra)).clear_number) for r in rows}
-    return [run for run in runs if (run.dag_id, run.run_id, int(run.clear_number or 0)) not in done]
+    latest: dict[tuple[str, str, int], str] = {}
+    done: set[tuple[str, str, int]] = set()
+    for r in rows:
+        key = (r.dag_id, r.run_id, Row(0, "", r.run_id, None, parse_extra(r.extra)).clear_number)
+        latest[key] = r.event
+        if r.event in OUTCOMES:
+            done.add(key)
+    waiting = {key for key, event in latest.items() if event == QUEUED}
+    return [
+        run
+        for run in runs
+        if (key := (run.dag_id, run.run_id, int(run.clear_number or 0))) not in done and key not in waiting
+    ]
 
 
 def unalerted_failures(
-    session: Any, now: datetime, max_age: float, grace: float, limit: int = 500
+    session: Any, now: datetime, max_age: float, grace: float, limit: int = WINDOW_LIMIT
 ) -> list[Any]:
     """Failed runs that ended between ``max_age`` and ``grace`` seconds ago without an outcome
     (the whole window; the sweep reads less, see :mod:`.sweep`)."""

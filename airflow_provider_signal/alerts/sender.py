@@ -106,7 +106,8 @@ class AlertSender:
             metrics.incr("dropped")
             log.error(
                 "Signal alert for %s dropped from the queue: %d alerts are already waiting (queue_size); "
-                "the Signal API may be slow or down. A scheduler's sweep sends it later.",
+                "the sender is behind (a burst of failures, or a slow database or Signal API). A "
+                "scheduler's sweep sends it later; raise queue_size if this happens often.",
                 describe(event),
                 self.settings.queue_size,
             )

@@ -63,11 +63,15 @@ def unalerted_runs(
     with create_session() as session:
         alive = records.alive_scheduler_ids(session)
         died = bool(cursor.schedulers - alive)
-        if cursor.high_id is None or died:
-            high = records.newest_run_id(session)
+        full = cursor.high_id is None or died
+        if full:
+            high: int | None = records.newest_run_id(session)
             failed = records.failed_in_window(session, now, settings.max_delivery_age)
             cursor.full_reads += 1
+            if len(failed) >= records.WINDOW_LIMIT:
+                high = None  # more than one read takes: the next sweep reads the window again
         else:
+            assert cursor.high_id is not None
             changed = records.runs_since(session, cursor.high_id, cursor.tracked)
             high = max([cursor.high_id, *(int(run.id) for run in changed)])
             failed = [run for run in changed if _failed_recently(run, oldest)]
