@@ -423,3 +423,19 @@ def test_later_sweeps_read_only_what_changed_and_still_find_every_unalerted_fail
     assert sorted(e for e, _ in outcome_rows("rec_cursor")) == [FAILED, FAILED]
     assert sender.sweep() == 0
     assert sweep.SWEEP_GRACE < 60  # the clock moved past it
+
+
+def test_a_notice_waiting_for_its_group_is_left_to_the_outbox_by_the_sweep_and_sent_once_due(
+    signal_api: SignalAPIEmulator, sender_for: Callable[..., AlertSender], clock: Clock
+) -> None:
+    add_dag("rec_waiting")
+    sender = sender_for(group_wait=60)
+    sender.process(run_ended(clock, "rec_waiting", "run_1"))
+    assert [e for e, _ in alert_rows("rec_waiting")] == [records.QUEUED] and signal_api.messages == []
+    clock.advance(0.5)  # past the sweep's grace, inside group_wait
+    assert sender.sweep() == 0  # not decided again: its notice is the outbox's
+    assert signal_api.messages == []
+    clock.advance(0.6)  # group_wait over: the sweep's flush sends it
+    assert sender.sweep() == 0
+    [text] = texts(signal_api, "rec_waiting")
+    assert "Run: run_1" in text
