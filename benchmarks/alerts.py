@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlib import EmulatorProcess, Figure, Summary, run_worker, worker_args, write_result
+from benchlib import EmulatorProcess, Figure, Summary, migrate, run_worker, worker_args, write_result
 
 START, END = "BENCH-IMPORT-START", "BENCH-IMPORT-END"
 _IMPORT_SAMPLE = """
@@ -144,15 +144,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def listener_time(calls: int, env: dict[str, str], log_dir: Path) -> dict[str, Any]:
-    migrate = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if migrate.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{migrate.stdout[-3000:]}{migrate.stderr[-3000:]}")
+    migrate(env)
     with EmulatorProcess() as emulator:
         emulator.control.fail_next(1000, action="hang", hang_seconds=120)
         worker = run_worker(

@@ -34,7 +34,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +43,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from benchlib import ROOT, EmulatorProcess, Figure, Summary, run_worker, worker_args, write_result
+from benchlib import ROOT, EmulatorProcess, Figure, Summary, migrate, run_worker, worker_args, write_result
 
 STORM_SIZES = (10, 100, 1000)
 LONE_SAMPLES = 20
@@ -416,18 +415,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 # -- the orchestrator ----------------------------------------------------------------------------
 
 
-def _migrate(env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-
-
 def _alerts_env(env: dict[str, str], emulator: EmulatorProcess, **keys: str) -> dict[str, str]:
     extra = {f"AIRFLOW__SIGNAL_ALERTS__{key.upper()}": value for key, value in keys.items()}
     return {
@@ -440,7 +427,7 @@ def _alerts_env(env: dict[str, str], emulator: EmulatorProcess, **keys: str) -> 
 
 def storms(env: dict[str, str], log_dir: Path, sizes: Sequence[int], lone: int) -> dict[str, Any]:
     """The storm workers (one per size) and the lone-failure worker, on SQLite."""
-    _migrate(env)
+    migrate(env)
     results: dict[str, Any] = {"storms": [], "password_in_logs": False}
     with EmulatorProcess() as emulator:
         for index, (size, queue_size) in enumerate([*((size, None) for size in sizes), (max(sizes), ROOMY)]):
@@ -503,7 +490,7 @@ def _database(services: Any, env: dict[str, str], homes: Path, rows: int) -> dic
     home.mkdir()
     url = services.sql_alchemy_conn.rsplit("/", 1)[0] + f"/{name}"
     pg_env = {**env, "AIRFLOW_HOME": str(home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url}
-    _migrate(pg_env)
+    migrate(pg_env)
     return pg_env
 
 

@@ -168,6 +168,19 @@ def run_worker(
     return WorkerRun(result, output)
 
 
+def migrate(env: dict[str, str]) -> None:
+    """``airflow db migrate`` for the metadata database ``env`` names; raises with its output on failure."""
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+
+
 def write_result(path: str, result: Any) -> None:
     Path(path).write_text(json.dumps(result))
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
+from airflow_provider_signal.alerts.records import parse_time
+
 log = logging.getLogger(__name__)
 
 BROKEN_EVENT = "signal_import_broken"
@@ -250,16 +252,6 @@ def current_errors(
     return found
 
 
-def parse_since(value: object) -> datetime | None:
-    """A record's ``since`` (ISO text) as an aware datetime, else ``None``."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return _aware(datetime.fromisoformat(value))
-    except ValueError:
-        return None
-
-
 def _parse_record(log_id: int, event: str, extra: str | None, dttm: datetime | None) -> Record | None:
     try:
         data = json.loads(extra or "{}")
@@ -414,7 +406,7 @@ def unfinished_claims(session: Any, now: datetime, gone: Any) -> list[Unfinished
             continue
         at = _aware(row.dttm) or now
         if data.get("delivered") is False:
-            deadline = parse_since(data.get("deadline")) or at + timedelta(minutes=2)
+            deadline = parse_time(data.get("deadline")) or at + timedelta(minutes=2)
             expired = now >= deadline
             if not expired and not gone(data.get("owner")):
                 continue  # in flight in a live process

@@ -31,6 +31,8 @@ from airflow_provider_signal.alerts import import_errors as ie
 from airflow_provider_signal.alerts import owners
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.import_text import FileReport, broken_text, fixed_text, import_errors_url
+from airflow_provider_signal.alerts.pipeline import attempt_budget
+from airflow_provider_signal.alerts.records import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +146,7 @@ class ImportErrorWatcher:
 
     def _in_flight(self, now: datetime, recipients: int) -> dict[str, Any]:
         """The marker of a send about to start: its owner and the time after which it is given up for dead."""
-        settings = self.settings
-        budget = max(1, -(-recipients // 4)) * settings.send_timeout * (settings.send_retries + 1) + 60.0
+        budget = attempt_budget(self.settings, recipients)
         return {
             "owner": owners.this_process(self._job).as_extra(),
             "deadline": (now + timedelta(seconds=budget)).isoformat(),
@@ -184,7 +185,7 @@ class ImportErrorWatcher:
     @staticmethod
     def _claimed_again(item: ie.Unfinished, now: datetime) -> _Claimed:
         extra = item.extra
-        since = ie.parse_since(extra.get("since")) or item.at
+        since = parse_time(extra.get("since")) or item.at
         kind = str(extra.get("kind", "broken"))
         report = FileReport(
             path=_relative(str(extra.get("file", ""))),

@@ -57,10 +57,6 @@ class Notice:
     def group(self) -> GroupKey:
         return (self.event.kind, self.recipients)
 
-    @property
-    def delayed(self) -> bool:
-        return self.tries > 0 or self.sent_again
-
 
 def group_name(key: GroupKey) -> str:
     kind, recipients = key

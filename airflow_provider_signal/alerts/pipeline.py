@@ -36,6 +36,13 @@ REPORTS_DETAILED = 200
 """Runs of a group whose failed tasks are read (a message has room for far fewer lines)."""
 
 
+def attempt_budget(settings: AlertSettings, recipients: int) -> float:
+    """Seconds after which an attempt without an outcome means its process died mid-send: every
+    round of four recipients at most ``send_timeout`` per try, plus a minute."""
+    rounds = max(1, math.ceil(recipients / 4))
+    return rounds * settings.send_timeout * (settings.send_retries + 1) + 60.0
+
+
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     if a is None:
         return b
@@ -102,7 +109,7 @@ class Pipeline:
 
         now = self.clock()
         recipients = list(group[0].recipients)
-        deadline = now + timedelta(seconds=self.attempt_budget(len(recipients)))
+        deadline = now + timedelta(seconds=attempt_budget(self.settings, len(recipients)))
         with create_session() as session:
             claimed = outbox.claim(session, group, self.owner(), now, deadline, self.rules)
             reports = [self._report(session, item, index, len(claimed)) for index, item in enumerate(claimed)]
@@ -141,9 +148,3 @@ class Pipeline:
             return replace(report, failed_tasks=tasks, upstream_failed=upstream)
         tasks, total = records.first_failed_tasks(session, event.dag_id, event.run_id, TASKS_NAMED)
         return replace(report, failed_tasks=tasks, failed_count=total)
-
-    def attempt_budget(self, recipients: int) -> float:
-        """Seconds after which an attempt without an outcome means its process died mid-send."""
-        settings = self.settings
-        rounds = max(1, math.ceil(recipients / 4))
-        return rounds * settings.send_timeout * (settings.send_retries + 1) + 60.0

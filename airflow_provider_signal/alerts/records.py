@@ -52,7 +52,6 @@ OUTCOMES = (*DELIVERED.values(), HELD, MUTED, SKIPPED, GIVEN_UP)
 EVENTS = (*OUTCOMES, QUEUED, ATTEMPT, NOT_DELIVERED)
 _KIND_OF_DELIVERED = {event: kind for kind, event in DELIVERED.items()}
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_EPOCH = EPOCH
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,7 @@ def fold_run(rows: list[Row], clear_number: int) -> RunState:
                 uncertain += 1
             attempts += 1
             queued = False
-            open_until = row.time("deadline") or row.dttm or _EPOCH
+            open_until = row.time("deadline") or row.dttm or EPOCH
             recipients = _recipients(row.extra.get("recipients"), recipients)
             value = row.extra.get("owner")
             owner = value if isinstance(value, dict) else None
@@ -294,7 +293,7 @@ def _previous_run_failed(session: Any, event: RunEvent) -> bool:
         previous = previous.where(DagRun.end_date <= event.end_date)
     other = session.execute(previous.order_by(DagRun.end_date.desc()).limit(1)).first()
     own = _earlier_clearing_failed_at(session, event)
-    if own is not None and (other is None or (aware(other.end_date) or _EPOCH) <= own):
+    if own is not None and (other is None or (aware(other.end_date) or EPOCH) <= own):
         return True
     return other is not None and str(other.state).rsplit(".", 1)[-1].lower() == "failed"
 
@@ -310,7 +309,7 @@ def _earlier_clearing_failed_at(session: Any, event: RunEvent) -> datetime | Non
         return None
     newest = max(row.clear_number for row in earlier)
     failed = [row for row in earlier if row.clear_number == newest and row.extra.get("kind") == FAILURE]
-    return (failed[-1].time("run_end") or failed[-1].dttm or _EPOCH) if failed else None
+    return (failed[-1].time("run_end") or failed[-1].dttm or EPOCH) if failed else None
 
 
 def held_back_since(session: Any, dag_id: str, after_id: int) -> int:
@@ -428,17 +427,6 @@ def without_outcome(session: Any, runs: list[Any], since: datetime) -> list[Any]
         for run in runs
         if (key := (run.dag_id, run.run_id, int(run.clear_number or 0))) not in done and key not in waiting
     ]
-
-
-def unalerted_failures(
-    session: Any, now: datetime, max_age: float, grace: float, limit: int = WINDOW_LIMIT
-) -> list[Any]:
-    """Failed runs that ended between ``max_age`` and ``grace`` seconds ago without an outcome
-    (the whole window; the sweep reads less, see :mod:`.sweep`)."""
-    oldest = now - timedelta(seconds=max_age)
-    latest = now - timedelta(seconds=grace)
-    runs = [r for r in failed_in_window(session, now, max_age, limit) if (aware(r.end_date) or now) <= latest]
-    return without_outcome(session, runs, oldest)
 
 
 def alive_scheduler_ids(session: Any) -> set[int]:
