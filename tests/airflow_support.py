@@ -79,6 +79,9 @@ FINISHED = frozenset({"success", "failed"})
 TEAM_DATA = "447700900555"
 #: the routes of scenarios whose texts are checked whole (each its own group) and of the storm DAGs
 ROUTE_STORM, ROUTE_RECOVERY, STORM_A, STORM_B = "447700900601", "447700900602", "447700900604", "447700900605"
+#: the outage and crash scenarios (tests/test_alerts_reliability.py): a route of their own, so a
+#: notice another test left waiting never shares their message
+ROUTE_RELIABILITY = "447700900606"
 #: the grouping of the shared deployments: short, so that tests need not wait a minute
 GROUP_WAIT, GROUP_INTERVAL = 3, 10
 #: ``[signal_alerts]`` of both shared deployments (the single-node one and the distributed one):
@@ -93,6 +96,7 @@ ALERTS_CONFIG: dict[str, dict[str, Any]] = {
                 "team-data": [f"+{TEAM_DATA}"],
                 "alerts-storm": [f"+{ROUTE_STORM}"],
                 "alerts-recovery": [f"+{ROUTE_RECOVERY}"],
+                "alerts-reliability": [f"+{ROUTE_RELIABILITY}"],
                 "storm-a": [f"+{STORM_A}"],
                 "storm-b": [f"+{STORM_B}"],
             }

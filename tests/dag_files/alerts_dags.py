@@ -75,10 +75,17 @@ with DAG("alerts_manual", start_date=START, schedule=None, catchup=False):
 
     long_running()
 
-with DAG("alerts_outage", start_date=START, schedule=None, catchup=False, max_active_runs=16):
+with DAG(
+    "alerts_outage",
+    start_date=START,
+    schedule=None,
+    catchup=False,
+    max_active_runs=16,
+    tags=["alerts-reliability"],
+):
     fail()
 
-with DAG("alerts_killed", start_date=START, schedule=None, catchup=False):
+with DAG("alerts_killed", start_date=START, schedule=None, catchup=False, tags=["alerts-reliability"]):
     fail()
 
 with DAG("alerts_lone", start_date=START, schedule=None, catchup=False):
