@@ -24,6 +24,27 @@ _DIGITS = re.compile(r"[0-9]{8,15}")
 _BRACKETED = re.compile(r"(?P<before>[^()]*)\((?P<inside>[^()]*)\)(?P<after>[^()]*)")
 _COUNTRY_CODE = re.compile(r"(?:\+|00)[0-9]{1,3}")
 
+MAX_DESTINATIONS = 1000
+"""Recipients of one send at most: the API takes one destination per request, so a list longer
+than this (a mistake: a table pasted in) would hold a task or an alert for hours."""
+MAX_DESTINATION_LENGTH = 64
+"""Characters of one written number at most, separators and brackets included; longer is refused
+before it is parsed, so a huge value costs nothing."""
+_SHOWN_LENGTH = 40
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for an error message, cut to about 40 characters with the full length.
+
+    A megabyte pasted into a setting is named, not echoed: ``'4444…' (1,000,000 characters)``.
+    """
+    if isinstance(value, (str, bytes)) and len(value) > _SHOWN_LENGTH:
+        return f"{value[:_SHOWN_LENGTH]!r}… ({len(value):,} characters)"
+    text = repr(value)
+    return (
+        text if len(text) <= _SHOWN_LENGTH * 2 else f"{text[: _SHOWN_LENGTH * 2]}… ({len(text):,} characters)"
+    )
+
 
 def _without_brackets(raw: str) -> str:
     """``raw`` with its one pair of brackets resolved, or a :class:`SignalInputError`.
@@ -40,7 +61,7 @@ def _without_brackets(raw: str) -> str:
     inside = _SEPARATORS.sub("", match["inside"]) if match else ""
     if match is None or not _COUNTRY_CODE.fullmatch(before) or not inside.isdigit() or not inside.isascii():
         raise SignalInputError(
-            f"Signal destination {raw!r} has brackets that cannot be read with confidence: brackets "
+            f"Signal destination {shown(raw)} has brackets that cannot be read with confidence: brackets "
             "are read only right after the country code, as '+44 (0)7700 900123' or "
             "'+1 (415) 555 2671'; give the number without them, e.g. '+447700900123'."
         )
@@ -48,7 +69,7 @@ def _without_brackets(raw: str) -> str:
         return before + match["after"]  # the trunk prefix, not part of the international number
     if inside.startswith("0"):
         raise SignalInputError(
-            f"Signal destination {raw!r} has a bracketed group starting with 0 after the country "
+            f"Signal destination {shown(raw)} has a bracketed group starting with 0 after the country "
             "code: it is unclear which digits are dialled internationally. Give the number without "
             "brackets, e.g. '+447700900123'."
         )
@@ -66,10 +87,16 @@ def normalise_destination(raw: object) -> str:
         raw = str(raw)
     if not isinstance(raw, str):
         raise SignalInputError(
-            f"Signal destination {raw!r} is a {type(raw).__name__}, not a phone number: "
+            f"Signal destination {shown(raw)} is a {type(raw).__name__}, not a phone number: "
             "give it as a string in international form, e.g. '+447700900123'."
         )
     number = raw.strip()
+    if len(number) > MAX_DESTINATION_LENGTH:
+        raise SignalInputError(
+            f"Signal destination {shown(raw)} is not a phone number: a number in international "
+            f"form is at most {MAX_DESTINATION_LENGTH} characters as written, e.g. '+447700900123'. "
+            "Separate several numbers with commas."
+        )
     if "(" in number or ")" in number:
         number = _without_brackets(number)
     number = _SEPARATORS.sub("", number)
@@ -79,12 +106,12 @@ def normalise_destination(raw: object) -> str:
         number = number[2:]
     if not _DIGITS.fullmatch(number):
         raise SignalInputError(
-            f"Signal destination {raw!r} is not a mobile number in international form "
+            f"Signal destination {shown(raw)} is not a mobile number in international form "
             "(8 to 15 digits with the country code, e.g. '+447700900123')."
         )
     if number.startswith("0"):
         raise SignalInputError(
-            f"Signal destination {raw!r} looks like a national number: "
+            f"Signal destination {shown(raw)} looks like a national number: "
             "add the country code, e.g. '+447700900123' rather than '07700900123'."
         )
     return number
@@ -107,7 +134,13 @@ def split_destinations(value: object) -> list[object]:
 def normalise_destinations(value: object) -> list[str]:
     """Normalise every destination and fold duplicates, keeping the first order."""
     seen: dict[str, None] = {}
-    for raw in split_destinations(value):
+    raws = split_destinations(value)
+    if len(raws) > MAX_DESTINATIONS:
+        raise SignalInputError(
+            f"{len(raws):,} Signal destinations given, over the limit of {MAX_DESTINATIONS:,} for one "
+            "send (one request each): split it into several sends."
+        )
+    for raw in raws:
         seen.setdefault(normalise_destination(raw), None)
     return list(seen)
 

@@ -94,6 +94,45 @@ def test_a_bad_value_names_its_key(key: str, value: str, message: str) -> None:
         settings(**{key: value})
 
 
+MEGABYTE_OF_DIGITS = "4" * 1_000_000
+MANY_NUMBERS = ",".join(f"+4477009{index:05d}" for index in range(60_000))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("destinations", MEGABYTE_OF_DIGITS, "[signal_alerts] destinations = '4444"),
+        ("destinations", MANY_NUMBERS, "[signal_alerts] destinations = '+447700900000,"),
+        ("routes", json.dumps({"team-a": MEGABYTE_OF_DIGITS}), "[signal_alerts] routes['team-a'] = '4444"),
+        (
+            "routes",
+            json.dumps({"team-a": MANY_NUMBERS.split(",")}),
+            "[signal_alerts] routes['team-a'] = ['+44",
+        ),
+        ("routes", json.dumps({"t" * 1_000_000: "+447700900123"}), "[signal_alerts] routes['tttt"),
+    ],
+    ids=["destinations-one-word", "destinations-60000", "routes-one-word", "routes-60000", "routes-huge-tag"],
+)
+def test_a_megabyte_value_is_refused_naming_its_key_without_echoing_it(
+    key: str, value: str, named: str
+) -> None:
+    with pytest.raises(SignalInputError) as refused:
+        settings(**{key: value})
+    message = str(refused.value)
+    assert message.startswith(named), message[:200]
+    assert "characters)" in message
+    assert len(message) < 600, f"the error echoes the value: {len(message):,} characters"
+
+
+def test_the_longest_routable_tag_is_airflows_longest_tag() -> None:
+    from airflow.models.dag import TAG_MAX_LEN
+
+    from airflow_provider_signal.alerts.config import TAG_MAX_LENGTH
+
+    assert TAG_MAX_LENGTH == TAG_MAX_LEN
+    assert settings(routes=json.dumps({"t" * TAG_MAX_LEN: "+447700900123"})).routes
+
+
 def test_muting_by_tag_and_by_dag_id_pattern() -> None:
     parsed = settings(mute_tag="quiet", mute_dag_ids="tmp_*,*_sandbox")
     assert parsed.is_muted("etl", ["quiet", "team-a"])

@@ -90,6 +90,23 @@ def test_explicit_destinations_replace_the_connection_defaults(
     assert [m.destination for m in signal_api.messages] == ["4915123456789"]
 
 
+@pytest.mark.parametrize("where", ["argument", "connection"])
+def test_a_megabyte_of_destinations_is_refused_naming_where_it_came_from(
+    signal_api: Any, set_connection: Any, make_hook: Any, where: str
+) -> None:
+    megabyte = "4" * 1_000_000
+    set_connection(extra={"destinations": megabyte} if where == "connection" else {})
+    with pytest.raises(SignalInputError) as refused:
+        make_hook().send_message("hello", megabyte if where == "argument" else None)
+    message = str(refused.value)
+    named = (
+        "destinations of a send on Signal connection" if where == "argument" else "('destinations') of Signal"
+    )
+    assert named in message and "(1,000,000 characters)" in message
+    assert len(message) < 500
+    assert signal_api.messages == []
+
+
 @pytest.mark.parametrize(
     ("text", "destinations", "fragment"),
     [

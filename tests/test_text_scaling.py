@@ -9,6 +9,7 @@ the ratio about a thousand, a slow machine does not change it. The absolute time
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -16,12 +17,15 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_signal.alerts.config import parse_settings
 from airflow_provider_signal.alerts.group_text import group_text
 from airflow_provider_signal.alerts.import_errors import error_line
 from airflow_provider_signal.alerts.import_text import FileReport, broken_text
 from airflow_provider_signal.alerts.message import FailedTask, RunEvent, RunReport, failure_text
+from airflow_provider_signal.errors import SignalInputError
 from airflow_provider_signal.notifications.alert_text import build_alert_text
 from airflow_provider_signal.shortening import SHORTENED_MARKER, fit_text
+from airflow_provider_signal.validation import normalise_destinations
 
 MAX_RATIO = 5.0
 """Per unit of input, the large case may cost at most this many times the small one."""
@@ -87,6 +91,27 @@ def _grouped_mapped_run(count: int) -> str:
     return text
 
 
+def _refused_setting(key: str, wrap: Callable[[str], str]) -> Callable[[int], str]:
+    """A ``[signal_alerts]`` value of ``size`` characters, refused naming ``key``, not echoed."""
+
+    def build(size: int) -> str:
+        with pytest.raises(SignalInputError) as refused:
+            parse_settings({key: wrap("4" * size)}.get)
+        message = str(refused.value)
+        assert message.startswith(f"[signal_alerts] {key}") and len(message) < 600
+        return message
+
+    return build
+
+
+def _refused_destinations(size: int) -> str:
+    """Destinations of a send, ``size`` characters of numbers and commas: refused by their count."""
+    numbers = ",".join(["+447700900123"] * (size // 14))
+    with pytest.raises(SignalInputError) as refused:
+        normalise_destinations(numbers)
+    return str(refused.value)
+
+
 CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
     # name: (build at a size, the small size, the large size)
     "task error, one word": (_task_error("a"), 1_000, 1_000_000),
@@ -97,6 +122,13 @@ CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
     "import traceback, 10,000 lines": (_traceback('  File "dags/etl.py", line 1, in <module>\n'), 50, 10_000),
     "10,000 failed mapped tasks": (_mapped_run, 10, 10_000),
     "a grouped message naming runs with 10,000 failed mapped tasks": (_grouped_mapped_run, 10, 10_000),
+    "[signal_alerts] destinations of 1 MB": (_refused_setting("destinations", str), 1_000, 1_000_000),
+    "[signal_alerts] routes of 1 MB": (
+        _refused_setting("routes", lambda value: json.dumps({"team": value})),
+        1_000,
+        1_000_000,
+    ),
+    "destinations of a send, 1 MB of numbers": (_refused_destinations, 100_000, 1_000_000),
 }
 
 

@@ -218,3 +218,37 @@ def test_any_text_with_surrogates_becomes_encodable_and_keeps_its_length_or_less
     assert len(cleaned) <= len(text)
     if not any("\ud800" <= c <= "\udfff" for c in text):
         assert cleaned == text
+
+
+MEGABYTE = 1_000_000
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "4" * MEGABYTE,  # one long word of digits
+        "(" * MEGABYTE,  # what the bracket rule would have to read
+        "+44 7700 900123 x" * (MEGABYTE // 17),  # one entry, no separator between the copies
+        "a" * MEGABYTE,
+    ],
+    ids=["digits", "brackets", "spaced", "letters"],
+)
+def test_a_megabyte_destination_is_refused_named_by_its_length_not_echoed(raw: str) -> None:
+    with pytest.raises(SignalInputError) as refused:
+        normalise_destinations(raw)
+    message = str(refused.value)
+    assert f"({len(raw):,} characters)" in message
+    assert len(message) < 400, f"the error echoes the value: {len(message):,} characters"
+
+
+def test_more_destinations_than_one_send_takes_are_refused_before_any_is_read() -> None:
+    from airflow_provider_signal.validation import MAX_DESTINATIONS
+
+    numbers = [f"+4477009{index:05d}" for index in range(MAX_DESTINATIONS + 1)]
+    assert len(normalise_destinations(numbers[:MAX_DESTINATIONS])) == MAX_DESTINATIONS
+    with pytest.raises(
+        SignalInputError, match=f"{MAX_DESTINATIONS + 1:,} Signal destinations given, over the limit"
+    ):
+        normalise_destinations(",".join(numbers))
+    with pytest.raises(SignalInputError, match="over the limit"):
+        normalise_destinations([*numbers[:-1], "not a number"])  # the count is checked first

@@ -18,7 +18,7 @@ from airflow_provider_signal import __version__
 from airflow_provider_signal.alerts.kinds import KINDS
 from airflow_provider_signal.defaults import DEFAULT_CONN_ID
 from airflow_provider_signal.errors import SignalInputError
-from airflow_provider_signal.validation import normalise_destinations
+from airflow_provider_signal.validation import normalise_destinations, shown
 
 SECTION = "signal_alerts"
 _WEEK = 7 * 24 * 3600.0
@@ -207,7 +207,7 @@ class AlertSettings:
 
 
 def _fail(key: str, value: object, why: str) -> SignalInputError:
-    return SignalInputError(f"[{SECTION}] {key} = {value!r}: {why}")
+    return SignalInputError(f"[{SECTION}] {key} = {shown(value)}: {why}")
 
 
 def _boolean(key: str, raw: str) -> bool:
@@ -247,6 +247,10 @@ def _numbers(key: str, raw: object) -> tuple[str, ...]:
         raise _fail(key, raw, str(error)) from None
 
 
+TAG_MAX_LENGTH = 100
+"""Airflow refuses a longer DAG tag (``TAG_MAX_LEN``; tests/test_alerts_config.py checks the two agree)."""
+
+
 def _routes(raw: str) -> dict[str, tuple[str, ...]]:
     if not raw.strip():
         return {}
@@ -260,9 +264,13 @@ def _routes(raw: str) -> dict[str, tuple[str, ...]]:
         raise _fail("routes", raw, "must be a JSON object mapping a DAG tag to recipients.")
     routes: dict[str, tuple[str, ...]] = {}
     for tag, recipients in parsed.items():
-        numbers = _numbers(f"routes[{tag!r}]", recipients)
+        if len(tag) > TAG_MAX_LENGTH:
+            raise _fail(
+                f"routes[{shown(tag)}]", recipients, f"no DAG tag is longer than {TAG_MAX_LENGTH} characters."
+            )
+        numbers = _numbers(f"routes[{shown(tag)}]", recipients)
         if not numbers:
-            raise _fail(f"routes[{tag!r}]", recipients, "names no recipient.")
+            raise _fail(f"routes[{shown(tag)}]", recipients, "names no recipient.")
         routes[str(tag)] = numbers
     return routes
 

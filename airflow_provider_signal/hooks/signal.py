@@ -167,8 +167,14 @@ class SignalHook(_compat.BaseHook):
 
     @cached_property
     def default_destinations(self) -> list[str]:
-        """The connection's default recipients, normalised."""
-        return normalise_destinations(self._setting("destinations"))
+        """The connection's default recipients, normalised; a bad one is refused naming the setting."""
+        try:
+            return normalise_destinations(self._setting("destinations"))
+        except SignalInputError as error:
+            raise SignalInputError(
+                f"Default recipients ('destinations') of Signal connection {self.signal_conn_id!r}: "
+                f"{error} Fix the connection's extra or the hook's destinations argument."
+            ) from None
 
     # -- sending --------------------------------------------------------------------
 
@@ -220,7 +226,13 @@ class SignalHook(_compat.BaseHook):
         the successful results attached. Bad input raises :class:`SignalInputError` before
         any request.
         """
-        numbers = destinations_or_default(destinations, lambda: self.default_destinations)
+        try:
+            given = normalise_destinations(destinations)
+        except SignalInputError as error:
+            raise SignalInputError(
+                f"destinations of a send on Signal connection {self.signal_conn_id!r}: {error}"
+            ) from None
+        numbers = destinations_or_default(given, lambda: self.default_destinations)
         if not numbers:
             raise SignalInputError(
                 f"No Signal destination to send to: pass destinations, or set default recipients "
