@@ -32,6 +32,7 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "signal_config",
+    "signal_commands",
 ]
 source_suffix = {".md": "markdown"}
 root_doc = "index"

@@ -202,6 +202,17 @@ def test_every_config_key_is_in_the_generated_table(site: Path) -> None:
     assert not missing, f"keys missing from the table in alerts.html: {', '.join(missing)}"
 
 
+def test_every_watchdog_option_is_in_the_generated_table(site: Path) -> None:
+    from airflow_provider_signal.watchdog.cli import parser
+
+    html = (site / "watchdog.html").read_text()
+    command = parser()
+    options = [action.option_strings[-1] for action in command._actions if action.dest != "help"]
+    assert "--state-file" in options
+    missing = [name for name in options if f'id="{key_id(command.prog, name.lstrip("-"))}"' not in html]
+    assert not missing, f"options missing from the table in watchdog.html: {', '.join(missing)}"
+
+
 def inventory(site: Path) -> dict[str, str]:
     """The Python objects in Sphinx's ``objects.inv``: dotted name -> role (``py:class``...)."""
     raw = (site / "objects.inv").read_bytes()
