@@ -27,7 +27,8 @@ EXTRAS = $(if $(filter 2 3,$(LINE)),test$(comma)distributed,test)
 ## each printed whole when it ends (on two cores this is ~40% faster than one after the other: most of
 ## a deployment test is waiting): lint, type-check and every test on Airflow 3.3 (the deployments'
 ## tests last); every test on 2.11 (its deployments' tests first, so the two lines' deployments are
-## rarely up at the same time); the provider's tests on the older 3.x lines (test-lines).
+## rarely up at the same time); the provider's tests on the older 3.x lines, then on the newest
+## Python (test-lines, which ends with test-newest).
 test:
 	$(MAKE) chromium
 	$(MAKE) services
@@ -272,7 +273,7 @@ clean-release:
 	rm -rf $(RELEASE_VENV) $(LOWEST_VENV) $(DOCS_VENV) docs/_build dist build *.egg-info .hypothesis benchmarks/logs
 
 clean:
-	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench .pytest_cache $(PYTEST_TMP) .mypy_cache .ruff_cache
+	rm -rf .venv-boot .venv-airflow2 .venv-airflow3 .venv-bench $(NEWEST_VENV) .pytest_cache $(PYTEST_TMP) .mypy_cache .ruff_cache
 	rm -rf $(foreach v,$(LINES),.venv-airflow$(call line_of,$(v)))
 
 # ---------------------------------------------------------------------------------------------
@@ -295,7 +296,8 @@ line_of = $(word 1,$(subst ., ,$(1))).$(word 2,$(subst ., ,$(1)))
 
 .PHONY: test-lines constraints-lines
 
-## make test-lines [LINES="3.1.8"]: the provider's tests on each older Airflow 3 line, timed.
+## make test-lines [LINES="3.1.8"]: the provider's tests on each older Airflow 3 line, timed, then
+## make test-newest (so that `make test`'s three streams stay three).
 test-lines:
 	@for v in $(LINES); do \
 		line=$$(echo $$v | cut -d. -f1,2); start=$$(date +%s); \
@@ -305,6 +307,7 @@ test-lines:
 			$(LINE_TESTS) || exit 1; \
 		echo "Airflow $$v: install $$((installed - start)) s, tests $$(($$(date +%s) - installed)) s"; \
 	done
+	@$(MAKE) --no-print-directory test-newest
 
 ## make constraints-lines: re-pin the older 3.x lines, each as of its own release date.
 constraints-lines: $(UV)
@@ -325,3 +328,65 @@ req=$(BOOT)/requirements-$(1).txt; \
 		--output-file constraints/airflow-$(1).txt $$req
 	
 endef
+
+# ---------------------------------------------------------------------------------------------
+# The newest Python pyproject.toml names: the newest "Programming Language :: Python :: 3.N"
+# classifier (3.13). The whole suite runs on $(PYTHON) (3.11 here and in CI), the floors on 3.10
+# (make lowest); here the provider's own tests run on the newest, with Airflow $(AIRFLOW_3) and the
+# same constraints as the main suite (resolved --universal, so they hold for it too), in
+# .venv-newest. Deployment tests (real Airflow components), `dags test` runs, the wheel, the
+# browser and the docs stay on the main lines.
+NEWEST_VENV := .venv-newest
+NEWEST_VERSION := $(shell sed -n 's/^ *"Programming Language :: Python :: \(3\.[0-9][0-9]*\)".*/\1/p' \
+	pyproject.toml | sort -t. -k2,2n | tail -n 1)
+# That version on PATH, else installed by pyenv (its newest patch release first); empty if neither.
+NEWEST_PYTHON ?= $(firstword $(shell v=$(NEWEST_VERSION); \
+	for p in python$$v $$(ls -d $(HOME)/.pyenv/versions/$$v.*/bin/python$$v 2>/dev/null | sort -rV); do \
+	$$p -c "import sys; assert sys.version_info[:2] == tuple(map(int, '$$v'.split('.'))); \
+	print(sys.executable)" 2>/dev/null && exit 0; done))
+# Its full version (3.13.0), empty when it does not run: the marker names it, so a new patch
+# release rebuilds the virtualenv.
+NEWEST_PYTHON_VERSION = $(if $(NEWEST_PYTHON),$(shell $(NEWEST_PYTHON) -c \
+	'import platform; print(platform.python_version())' 2>/dev/null))
+NEWEST_MARKER = $(NEWEST_VENV)/.installed-$(AIRFLOW_3)-test-py$(NEWEST_PYTHON_VERSION)
+# The client, the hook (and its faults, secrets and fan-out), the notifier and the ready callbacks
+# in-process, the alert decision, grouping and texts (run failures, import errors, input
+# requests), the emulator, validation and text scaling.
+NEWEST_TESTS ?= tests/client tests/test_hook.py tests/test_faults.py tests/test_secrets.py \
+	tests/test_fanout.py tests/test_notifier.py tests/test_alerts_decision.py \
+	tests/test_alerts_grouping.py tests/test_alerts_message.py tests/test_import_errors.py \
+	tests/test_input_request.py tests/test_emulator.py tests/test_validation.py \
+	tests/test_text_scaling.py
+
+.PHONY: test-newest
+
+## make test-newest: NEWEST_TESTS on the newest Python pyproject.toml names, timed. That Python
+## missing: under CI ($$CI set) this fails saying what to install; elsewhere it says so and skips.
+test-newest:
+	@if [ -z "$(NEWEST_VERSION)" ]; then \
+		echo "test-newest: no 'Programming Language :: Python :: 3.N' classifier in pyproject.toml" >&2; \
+		exit 1; \
+	elif [ -z "$(NEWEST_PYTHON_VERSION)" ]; then \
+		echo "test-newest: Python $(NEWEST_VERSION), the newest pyproject.toml names, is missing:" \
+			"$(if $(NEWEST_PYTHON),NEWEST_PYTHON=$(NEWEST_PYTHON) does not run,no python$(NEWEST_VERSION) on PATH" \
+			"or in $(HOME)/.pyenv/versions/$(NEWEST_VERSION).*/bin). Install it (e.g. 'pyenv install" \
+			"$(NEWEST_VERSION)') or set NEWEST_PYTHON=/path/to/python$(NEWEST_VERSION);" \
+			"$(if $(CI),under CI (CI=$(CI)) this fails,the provider's tests on it skip until then)" >&2; \
+		[ -z "$$CI" ] || exit 1; \
+	else \
+		start=$$(date +%s); \
+		$(MAKE) --no-print-directory $(NEWEST_MARKER) NEWEST_PYTHON=$(NEWEST_PYTHON) || exit 1; \
+		installed=$$(date +%s); mkdir -p $(PYTEST_TMP); \
+		$(NEWEST_VENV)/bin/python -m pytest -q --basetemp=$(PYTEST_TMP)/newest $(PYTEST_ARGS) \
+			$(NEWEST_TESTS) || exit 1; \
+		echo "Python $(NEWEST_PYTHON_VERSION), Airflow $(AIRFLOW_3): install $$((installed - start)) s," \
+			"tests $$(($$(date +%s) - installed)) s"; \
+	fi
+
+$(NEWEST_VENV)/.installed-%: pyproject.toml $(wildcard constraints/airflow-$(AIRFLOW_3).txt) $(UV)
+	rm -rf $(NEWEST_VENV)
+	$(UV) venv --quiet --no-python-downloads --python $(NEWEST_PYTHON) $(NEWEST_VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(NEWEST_VENV) $(UV) pip install --quiet \
+		$(if $(wildcard constraints/airflow-$(AIRFLOW_3).txt),--constraint constraints/airflow-$(AIRFLOW_3).txt) \
+		"apache-airflow==$(AIRFLOW_3)" -e ".[test]"
+	touch $@
