@@ -287,3 +287,42 @@ def test_a_message_whose_scheduler_died_mid_send_arrives_marked_at_the_next_swee
         ("killed.py", True),
         ("other.py", False),
     ]
+
+
+def test_a_silenced_file_is_recorded_and_not_sent_and_files_outside_it_are(
+    signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
+) -> None:
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    from airflow_provider_signal.alerts import silence_store
+    from airflow_provider_signal.alerts.silences import new_silence
+
+    add_dag("imp_warehouse", "warehouse.py", tags=("team-data",))
+    add_dag("imp_reports", "reports.py")
+    upgrade = new_silence(
+        reason="warehouse upgrade",
+        author="alice",
+        now=T0,
+        ends_at=T0 + timedelta(hours=1),
+        dag_id_pattern="imp_ware*",
+    )
+    with create_session() as session:
+        silence_store.save_new(session, upgrade)
+    try:
+        sweeper, _ = watcher()
+        set_error("warehouse.py", "ModuleNotFoundError: No module named 'warehouse_client'")
+        set_error("reports.py", "SyntaxError: invalid syntax")
+        assert sweeper.sweep() == 1
+        assert sweeper.sweep() == 0
+    finally:
+        with create_session() as session:
+            stored = delete(Variable).where(Variable.key == silence_store.PREFIX + upgrade.id)
+            session.execute(stored.execution_options(synchronize_session=False))
+    (message,) = signal_api.messages
+    assert "reports.py" in message.text and "warehouse.py" not in message.text
+    assert sorted((r["file"].rsplit("/", 1)[-1], r["delivered"], r.get("silence")) for r in records()) == [
+        ("reports.py", True, None),
+        ("warehouse.py", "silenced", upgrade.id),
+    ]

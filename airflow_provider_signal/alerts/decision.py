@@ -14,7 +14,8 @@ The rules, in order:
   owner (the process sending it) is known to be gone; past the deadline, or with its owner
   gone, its process died mid-send, so the message may have arrived;
 - at most two copies that may have arrived: a second such copy means give up, never a third;
-- a muted DAG is recorded as muted;
+- a muted DAG is recorded as muted; a run a silence matches (:mod:`.silences`) as silenced, unless
+  an attempt for it started before (what was decided before a silence still goes out);
 - older than ``max_delivery_age`` (from the run's end): given up;
 - a run already being sent (an earlier attempt did not arrive) goes on being sent, marked as
   a possible repeat when an earlier copy may have arrived; the cooldown is not asked again;
@@ -47,6 +48,7 @@ class Outcome(str, enum.Enum):
     SEND_AGAIN = "send_again"  # a copy may have arrived: send once more, marked as a possible repeat
     HOLD_BACK = "held_back"
     MUTE = "muted"
+    SILENCE = "silenced"
     GIVE_UP = "given_up"
     SKIP = "skip"  # nothing to record: decided already, in flight elsewhere, or no recovery
 
@@ -64,6 +66,7 @@ class Reason(str, enum.Enum):
     ALERT_PENDING = "held back: another failure alert of this DAG is still being sent"
     JOINS_PENDING = "joins the DAG's earlier failure alert, delayed and still waiting to be sent"
     MUTED = "the DAG is muted"
+    SILENCED = "a silence matches it"
     ALREADY_DECIDED = "this run already has a recorded outcome"
     IN_FLIGHT = "an attempt for this run is in flight"
     IN_OUTBOX = "this run's alert is waiting in the outbox"
@@ -109,6 +112,7 @@ class RunFacts:
     kind: RunKind
     ended: datetime
     muted: bool = False
+    silenced: bool = False  # a silence matches the run now
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,8 @@ def decide(dag: DagHistory, run: RunRecord, facts: RunFacts, rules: Rules, now: 
         return Decision(Outcome.GIVE_UP, Reason.SENT_TWICE)
     if facts.muted:
         return Decision(Outcome.MUTE, Reason.MUTED)
+    if facts.silenced and not run.attempts:
+        return Decision(Outcome.SILENCE, Reason.SILENCED)
     if (now - facts.ended).total_seconds() > rules.max_delivery_age:
         return Decision(Outcome.GIVE_UP, Reason.TOO_OLD)
     if run.attempts:

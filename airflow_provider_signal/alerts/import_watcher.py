@@ -28,11 +28,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_signal.alerts import import_errors as ie
-from airflow_provider_signal.alerts import owners
+from airflow_provider_signal.alerts import owners, silence_store
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.import_text import FileReport, broken_text, fixed_text, import_errors_url
 from airflow_provider_signal.alerts.pipeline import attempt_budget
 from airflow_provider_signal.alerts.records import parse_time
+from airflow_provider_signal.alerts.silences import matching
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +268,18 @@ class ImportErrorWatcher:
             )
             return _Claimed(outcome, -1, report, ())
         tags = [tag for dag in dags for tag in dag.tags]
+        silence = matching(silence_store.load(session), "import_error", dag_ids, tags, now)
+        if silence is not None:
+            ie.claim(session, outcome, since, dag_ids, "silenced", silence=silence.id)
+            log.info(
+                "Signal import-error alert (%s) for %s not sent: silenced by %r (silence %s by %s).",
+                outcome.kind,
+                report.path,
+                silence.reason,
+                silence.id,
+                silence.author,
+            )
+            return _Claimed(outcome, -1, report, ())
         recipients = tuple(self.settings.recipients_for(tags))
         marker = self._in_flight(now, len(recipients))
         log_id = ie.claim(

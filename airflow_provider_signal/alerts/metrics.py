@@ -11,7 +11,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PREFIX = "signal_alerts"
-COUNTERS = ("delivered", "grouped", "held_back", "muted", "retried", "given_up", "dropped")
+COUNTERS = ("delivered", "grouped", "held_back", "muted", "silenced", "retried", "given_up", "dropped")
 DELIVERY_DELAY = "delivery_delay"
 
 

@@ -14,7 +14,8 @@ restarts, and the UI's audit log shows each step beside the run it is about. The
   whether a copy may have arrived (``maybe``) and who is still to be sent to;
 - outcomes: ``signal_alert_failed`` / ``signal_alert_recovered`` (delivered, with
   ``delivered_at``), ``signal_alert_held`` (cooldown), ``signal_alert_muted``,
-  ``signal_alert_skipped`` (set by hand), ``signal_alert_given_up`` (with ``why``).
+  ``signal_alert_silenced`` (with the silence's id and reason), ``signal_alert_skipped`` (set by
+  hand), ``signal_alert_given_up`` (with ``why``).
 
 Rows are read tolerantly: a row whose ``extra`` is not JSON, or not an object, or has a field
 of the wrong type, counts with defaults (clear number 0, time of the row), never raises.
@@ -46,9 +47,10 @@ NOT_DELIVERED = "signal_alert_not_delivered"
 DELIVERED: dict[RunKind, str] = {FAILURE: "signal_alert_failed", RECOVERY: "signal_alert_recovered"}
 HELD = "signal_alert_held"
 MUTED = "signal_alert_muted"
+SILENCED = "signal_alert_silenced"
 SKIPPED = "signal_alert_skipped"
 GIVEN_UP = "signal_alert_given_up"
-OUTCOMES = (*DELIVERED.values(), HELD, MUTED, SKIPPED, GIVEN_UP)
+OUTCOMES = (*DELIVERED.values(), HELD, MUTED, SILENCED, SKIPPED, GIVEN_UP)
 EVENTS = (*OUTCOMES, QUEUED, ATTEMPT, NOT_DELIVERED)
 _KIND_OF_DELIVERED = {event: kind for kind, event in DELIVERED.items()}
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

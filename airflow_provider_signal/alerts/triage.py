@@ -1,7 +1,7 @@
 """The decision stage: one finished run in, its outcome recorded or its notice queued in the outbox.
 
 Under the DAG's row lock (:func:`.records.lock_dag`): read what is recorded, ask the pure rule
-(:func:`.decision.decide`), then either record the outcome (held back, muted, skipped, given up)
+(:func:`.decision.decide`), then either record the outcome (held back, muted, silenced, skipped, given up)
 or queue a notice (:func:`.outbox.queue`) that the grouping sends with others. The caller commits.
 """
 
@@ -12,11 +12,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_signal.alerts import metrics, outbox, owners, records
+from airflow_provider_signal.alerts import metrics, outbox, owners, records, silence_store
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.decision import Decision, Outcome, Reason, Rules, RunFacts, decide
 from airflow_provider_signal.alerts.delivery import describe
 from airflow_provider_signal.alerts.message import RunEvent
+from airflow_provider_signal.alerts.silences import Silence, matching
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,16 @@ def triage(session: Any, settings: AlertSettings, event: RunEvent, now: datetime
         record = replace(record, owner_gone=gone)
     tags = list(event.tags) if event.tags is not None else records.dag_tags(session, event.dag_id)
     dag = records.dag_state(session, event, now, settings.max_delivery_age)
-    facts = RunFacts(event.kind, records.aware(event.end_date) or now, settings.is_muted(event.dag_id, tags))
+    silence = matching(silence_store.load(session), event.kind, [event.dag_id], tags, now)
+    facts = RunFacts(
+        event.kind,
+        records.aware(event.end_date) or now,
+        settings.is_muted(event.dag_id, tags),
+        silenced=silence is not None,
+    )
     decision = decide(dag.history, record, facts, Rules(settings.cooldown, settings.max_delivery_age), now)
     if not decision.sends:
-        _record_outcome(session, event, decision, now, state.last_cause)
+        _record_outcome(session, event, decision, now, state.last_cause, silence)
         return None
     recipients = state.recipients if state.recipients else tuple(settings.recipients_for(tags))
     fresh = record.attempts == 0
@@ -67,7 +74,9 @@ def triage(session: Any, settings: AlertSettings, event: RunEvent, now: datetime
     return due
 
 
-def _record_outcome(session: Any, event: RunEvent, decision: Decision, now: datetime, cause: str) -> None:
+def _record_outcome(
+    session: Any, event: RunEvent, decision: Decision, now: datetime, cause: str, silence: Silence | None
+) -> None:
     reason = decision.reason
     if decision.outcome is Outcome.SKIP:
         quiet = reason in (Reason.ALREADY_DECIDED, Reason.IN_OUTBOX, Reason.IN_FLIGHT)
@@ -86,6 +95,17 @@ def _record_outcome(session: Any, event: RunEvent, decision: Decision, now: date
         records.record(session, records.MUTED, event, now)
         metrics.incr("muted")
         log.info("Signal alert for %s not sent: the DAG is muted.", describe(event))
+    elif decision.outcome is Outcome.SILENCE and silence is not None:
+        records.record(session, records.SILENCED, event, now, silence=silence.id, reason=silence.reason)
+        metrics.incr("silenced")
+        log.info(
+            "Signal alert for %s not sent: silenced by %r (silence %s by %s, until %s).",
+            describe(event),
+            silence.reason,
+            silence.id,
+            silence.author,
+            silence.end.isoformat(timespec="minutes"),
+        )
     else:
         records.record(session, records.GIVEN_UP, event, now, why=reason.name, cause=cause)
         metrics.incr("given_up")
