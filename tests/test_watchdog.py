@@ -239,3 +239,13 @@ def test_a_send_that_fails_is_sent_at_the_next_check(cron: Cron, tmp_path: Path)
     failing.env["AIRFLOW_CONN_SIGNAL_WATCHDOG"] = deployment.emulator.connection_json()
     assert failing.check() == 1
     assert len(cron.messages()) == before + 1
+
+
+def test_the_watchdog_is_also_a_subcommand_of_airflow_signal(capsys: pytest.CaptureFixture[str]) -> None:
+    from airflow_provider_signal.command.cli import main as airflow_signal
+
+    with pytest.raises(SystemExit) as exited:
+        airflow_signal(["watchdog", "--url", "ftp://airflow"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert error.splitlines()[0].startswith("usage: airflow-signal-watchdog") and "argument --url" in error

@@ -90,3 +90,6 @@ with DAG("alerts_killed", start_date=START, schedule=None, catchup=False, tags=[
 
 with DAG("alerts_lone", start_date=START, schedule=None, catchup=False):
     fail()
+
+with DAG("alerts_silenced", start_date=START, schedule=None, catchup=False, max_active_runs=4):
+    fail()  # tests/test_silences_deployment.py: silenced by `airflow-signal silence add`, then not

@@ -1,0 +1,61 @@
+"""A silence made with ``airflow-signal`` is seen by the running schedulers, in both topologies:
+a failed run of the silenced DAG is recorded as silenced and sends nothing; the silence expired,
+the next failure alerts. The command runs as an operator runs it: the deployment's environment
+(its ``airflow.cfg`` settings and metadata database), no Airflow process of its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_support import Deployment, run_command, wait_until
+from alerts_support import TOPOLOGIES, finish, messages_about, scheduler_log, wait_for_alerts
+
+COMMAND = str(Path(sys.executable).with_name("airflow-signal"))
+DAG_ID = "alerts_silenced"
+
+
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def alerts(request: pytest.FixtureRequest, airflow_deployments: Any) -> Deployment:
+    name = "airflow_deployment" if request.param == "single" else "distributed_deployment"
+    deployment: Deployment = request.getfixturevalue(name)
+    deployment.wait_for_dags(DAG_ID)
+    return deployment
+
+
+def command(deployment: Deployment, *args: str) -> str:
+    done = run_command([COMMAND, *args], env=deployment.env, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_a_silence_from_the_command_quiets_a_running_deployment_until_it_is_expired(
+    alerts: Deployment,
+) -> None:
+    made = command(
+        alerts, "silence", "add", "--for", "1h", "--dag-id", DAG_ID, "--reason", "warehouse upgrade"
+    )
+    silence_id = made.split()[1]
+    (listed,) = [json.loads(line) for line in command(alerts, "silence", "list", "--json").splitlines()]
+    assert (listed["id"], listed["state"]) == (silence_id, "active")
+
+    silenced_run = alerts.trigger(DAG_ID)
+    finish(alerts, DAG_ID, [silenced_run])
+    wait_until(
+        lambda: f"silenced by 'warehouse upgrade' (silence {silence_id}" in scheduler_log(alerts),
+        "no scheduler logged the run as silenced",
+        alerts,
+    )
+    time.sleep(5)  # a message, had one been sent, would have arrived by now
+    assert messages_about(alerts, DAG_ID) == []
+
+    command(alerts, "silence", "expire", silence_id)
+    alerted_run = alerts.trigger(DAG_ID)
+    finish(alerts, DAG_ID, [alerted_run])
+    [message] = wait_for_alerts(alerts, DAG_ID, 1)
+    assert f"Run: {alerted_run}" in message.text and silenced_run not in message.text
