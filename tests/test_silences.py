@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -212,10 +213,10 @@ def test_silence_add_list_and_expire_from_the_command(store: None) -> None:
     )
     assert added.returncode == 0, added.stderr
     assert "made: DAGs warehouse_*, failure alerts" in added.stdout
-    silence_id = added.stdout.split()[1]
+    silence_id = re.search(r"^Silence (\w+) made:", added.stdout, re.MULTILINE)[1]  # type: ignore[index]
     listed = command("silence", "list", "--json")
     assert listed.returncode == 0, listed.stderr
-    (shown,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    (shown,) = [json.loads(line) for line in listed.stdout.splitlines() if line.startswith('{"')]
     assert (shown["id"], shown["state"], shown["author"], shown["reason"]) == (
         silence_id,
         "active",
