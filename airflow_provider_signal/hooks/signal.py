@@ -13,6 +13,7 @@ from airflow_provider_signal.client import (
     SignalClientSettings,
     api_url_with_port,
 )
+from airflow_provider_signal.client.credentials import CredentialMasker
 from airflow_provider_signal.client.numbers import parse_number
 from airflow_provider_signal.connection_form import UI_FIELD_BEHAVIOUR, wtforms_widgets
 from airflow_provider_signal.defaults import (
@@ -194,11 +195,19 @@ class SignalHook(_compat.BaseHook):
             self._spare_clients.append(SignalClient(self.settings))
         return [self.client, *self._spare_clients[: count - 1]]
 
+    @cached_property
+    def credential_masker(self) -> CredentialMasker:
+        """Masks credentials in free text (a URL's password, the value of a ``token=`` ...),
+        with the key names Airflow's masker treats as sensitive on this line; built once."""
+        return CredentialMasker(_compat.sensitive_key_names())
+
     def redact(self, text: str) -> str:
         """``text`` with every secret masked: the connection's password and Basic token in any
-        encoding the client masks in answers, then whatever Airflow's secrets masker knows
-        (other connections' passwords, masked variables, ``mask_secret`` values)."""
-        return _compat.redact_secrets(self.client.redact(text))
+        encoding the client masks in answers; credentials written into the text (a URL's
+        password, the value after a sensitive key: :mod:`~airflow_provider_signal.client.credentials`),
+        which no masker was told of; then whatever Airflow's secrets masker knows (other
+        connections' passwords, masked variables, ``mask_secret`` values)."""
+        return _compat.redact_secrets(self.credential_masker.redact(self.client.redact(text)))
 
     def send_message(self, text: str, destinations: str | list[str] | None = None) -> list[SignalSendResult]:
         """Send ``text`` to each destination (default: the connection's), one request each.
