@@ -20,6 +20,7 @@ from airflow_provider_signal.alerts.group_text import group_text
 from airflow_provider_signal.alerts.import_errors import error_line
 from airflow_provider_signal.alerts.import_text import FileReport, broken_text
 from airflow_provider_signal.alerts.message import FailedTask, RunEvent, RunReport, failure_text
+from airflow_provider_signal.client.credentials import CredentialMasker
 from airflow_provider_signal.notifications.alert_text import build_alert_text
 from airflow_provider_signal.shortening import SHORTENED_MARKER, fit_text
 
@@ -87,6 +88,30 @@ def _grouped_mapped_run(count: int) -> str:
     return text
 
 
+NEAR_MISSES = (
+    "try_number=1 passwordless tokenizer token_count http://secret-store:8080/dags/etl/runs/r1?try_number=1 "
+    "https://host/path?x=1 password token: x\n"
+)
+"""Names of sensitive keys without a separator, separators after other keys, URLs without a
+user-info, a key right after a URL's "/" (not a key), and one real key a line."""
+REAL = 'postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse; token=ghp_abc "password": "a b" '
+
+
+def _credentials(unit: str) -> Callable[[int], str]:
+    masker: list[CredentialMasker] = []
+
+    def build(size: int) -> str:
+        if not masker:  # built once, as the hook does, from this Airflow's names
+            from airflow_provider_signal import _compat
+
+            masker.append(CredentialMasker(_compat.sensitive_key_names()))
+        text = masker[0].redact(unit * (size // len(unit)) + LOG_URL)
+        assert text.endswith(LOG_URL) and "S3cr3t" not in text
+        return text
+
+    return build
+
+
 CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
     # name: (build at a size, the small size, the large size)
     "task error, one word": (_task_error("a"), 1_000, 1_000_000),
@@ -97,6 +122,19 @@ CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
     "import traceback, 10,000 lines": (_traceback('  File "dags/etl.py", line 1, in <module>\n'), 50, 10_000),
     "10,000 failed mapped tasks": (_mapped_run, 10, 10_000),
     "a grouped message naming runs with 10,000 failed mapped tasks": (_grouped_mapped_run, 10, 10_000),
+    "credentials masked, one word": (_credentials("a"), 1_000, 1_000_000),
+    "credentials masked, one word of key names": (_credentials("db_password-token"), 1_000, 1_000_000),
+    "credentials masked, near-miss keys and URLs": (_credentials(NEAR_MISSES), 1_000, 1_000_000),
+    "credentials masked, an unclosed quote a line": (
+        _credentials('password: "' + "x" * 100 + "\n"),
+        1_000,
+        1_000_000,
+    ),
+    "credentials masked, 10 MB": (
+        _credentials(NEAR_MISSES + REAL + "a line of the error\n" * 20),
+        1_000,
+        10_000_000,
+    ),
 }
 
 
