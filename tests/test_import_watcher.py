@@ -221,7 +221,7 @@ def test_an_import_error_is_redacted_before_it_is_cut_to_its_line(
     secret = "Qz7-Secret-0123456789abcdef"
     _compat.mask_secret(secret)  # a value Airflow's masker knows (a connection the file read)
     sweeper, _ = watcher()
-    set_error("long.py", "RuntimeError: " + "x" * 270 + secret)  # the line's cut (300) falls inside it
+    set_error("long.py", "RuntimeError: " + "x" * 260 + secret)  # the line is cut (at 300) inside it
     assert sweeper.sweep() == 1
     [message] = signal_api.messages
     for size in range(6, len(secret) + 1):
