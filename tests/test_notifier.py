@@ -269,3 +269,17 @@ def test_a_notifier_s_own_text_masks_credentials_before_it_is_shortened(
     [message] = signal_api.messages
     assert len(message.text) <= 100
     assert "password='***'" in message.text and "S3cr3t" not in message.text
+
+
+def test_a_notifier_s_own_text_of_10_mb_is_sent_redacted_at_its_start_and_cut(
+    signal_api: Any, set_connection: Any
+) -> None:
+    set_connection(extra={"max_text_length": 200})
+    blob = "from postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse token=ghp_abc123 " + "x " * 5_000_000
+    # A short template that renders to 10 MB (Jinja's own parse of a 10 MB template costs seconds).
+    SignalNotifier(destinations="447700900123", text="{{ blob }}")(
+        task_context(make_dag(), "load", blob=blob)
+    )
+    [message] = signal_api.messages
+    assert message.text.startswith("from postgresql://etl:***@db.internal:5432/warehouse token=*** x x")
+    assert message.text.endswith("… [shortened]") and len(message.text) <= 200

@@ -98,18 +98,31 @@ REAL = 'postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse; token=ghp_abc "pa
 
 
 def _credentials(unit: str) -> Callable[[int], str]:
-    masker: list[CredentialMasker] = []
-
     def build(size: int) -> str:
-        if not masker:  # built once, as the hook does, from this Airflow's names
-            from airflow_provider_signal import _compat
-
-            masker.append(CredentialMasker(_compat.sensitive_key_names()))
-        text = masker[0].redact(unit * (size // len(unit)) + LOG_URL)
+        text = _masker().redact(unit * (size // len(unit)) + LOG_URL)
         assert text.endswith(LOG_URL) and "S3cr3t" not in text
         return text
 
     return build
+
+
+_MASKERS: list[CredentialMasker] = []
+
+
+def _masker() -> CredentialMasker:
+    """Built once, as the hook does, from this Airflow's names."""
+    if not _MASKERS:
+        from airflow_provider_signal import _compat
+
+        _MASKERS.append(CredentialMasker(_compat.sensitive_key_names()))
+    return _MASKERS[0]
+
+
+def _redacted_template(size: int) -> str:
+    """A notifier's own text rendered to ``size`` characters of near misses, redacted and fitted."""
+    text = fit_text(REAL + NEAR_MISSES * (size // len(NEAR_MISSES)), 500, redact=_masker().redact)
+    assert text.startswith("postgresql://etl:***@db.internal") and text.endswith(SHORTENED_MARKER)
+    return text
 
 
 CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
@@ -130,6 +143,7 @@ CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
         1_000,
         1_000_000,
     ),
+    "a notifier's own text of 10 MB, redacted and fitted": (_redacted_template, 1_000, 10_000_000),
     "credentials masked, 10 MB": (
         _credentials(NEAR_MISSES + REAL + "a line of the error\n" * 20),
         1_000,

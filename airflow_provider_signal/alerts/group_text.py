@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from airflow_provider_signal.alerts.kinds import FAILURE, RunKind
 from airflow_provider_signal.alerts.message import RunReport, reason
 from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
-from airflow_provider_signal.shortening import cut, fit_text, flatten
+from airflow_provider_signal.shortening import cut, fit_text, flatten, redacted_start
 
 DAG_LINE_MAX = 160
 """The longest line naming one DAG: long ids and task lists are cut to this."""
@@ -63,7 +63,7 @@ def _dag_line(dag: _Dag, kind: RunKind, clean: Callable[[str], str]) -> str:
     note = f" ({', '.join(parts)})" if parts else ""
     detail = f": {_what_failed(dag.reports[-1])}" if kind == FAILURE else ""
     # The counts come first: a cut reaches only the task names; redacted before the cut.
-    return cut(clean(f"• {flatten(dag.dag_id)}{note}{detail}"), DAG_LINE_MAX)
+    return cut(redacted_start(f"• {flatten(dag.dag_id)}{note}{detail}", DAG_LINE_MAX, clean), DAG_LINE_MAX)
 
 
 def _clock(value: datetime) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from airflow_provider_signal.formatting import format_date, format_duration
-from airflow_provider_signal.shortening import Line, fit
+from airflow_provider_signal.shortening import Line, fit, redacted_start
 from airflow_provider_signal.shortening import cut as shorten
 
 SENT_AGAIN = "Sent again: the first attempt may not have arrived"
@@ -101,7 +101,10 @@ def broken_text(
 
     ``redact`` masks secrets in each part (the error before it is cut to its line) first.
     """
-    clean = redact or (lambda text: text)
+
+    def clean(text: str) -> str:  # the start of a long error, redacted before its cut
+        return redacted_start(text, _ERROR_MAX, redact) if redact is not None else text
+
     shown, rest = _rest(reports, max_files)
     files = []
     for report in shown:

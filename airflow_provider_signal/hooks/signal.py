@@ -25,6 +25,7 @@ from airflow_provider_signal.defaults import (
     HOOK_NAME,
 )
 from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError, SignalInputError
+from airflow_provider_signal.shortening import REDACT_MARGIN
 from airflow_provider_signal.types import AuthMode, SignalSendResult
 from airflow_provider_signal.validation import destinations_or_default, normalise_destinations, validate_text
 
@@ -236,7 +237,12 @@ class SignalHook(_compat.BaseHook):
                 f"('destinations' extra) on connection {self.signal_conn_id!r}."
             )
         settings = self.settings
-        text = validate_text(self.redact(text) if isinstance(text, str) else text, settings.max_text_length)
+        if isinstance(text, str) and len(text) <= settings.max_text_length + REDACT_MARGIN:
+            text = self.redact(text)
+        # A text over the limit by more than the margin is refused as too long without being
+        # redacted (nothing is sent; the error gives only its length): a 10 MB rendered template
+        # costs its length check, not megabytes of masking.
+        text = validate_text(text, settings.max_text_length)
         workers = max(1, min(self.fanout_workers, len(numbers)))
         outcomes = send_to_all(text, numbers, self._fanout_clients(workers))
         results: list[SignalSendResult] = []

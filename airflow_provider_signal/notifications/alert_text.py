@@ -16,7 +16,15 @@ from typing import Any
 from airflow_provider_signal import _compat
 from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
 from airflow_provider_signal.formatting import format_date, format_duration
-from airflow_provider_signal.shortening import SHORTENED_MARKER, Line, cut, fit, flatten, quoted
+from airflow_provider_signal.shortening import (
+    SHORTENED_MARKER,
+    Line,
+    cut,
+    fit,
+    flatten,
+    quoted,
+    redacted_start,
+)
 
 __all__ = ["SHORTENED_MARKER", "build_alert_text", "build_input_request_text", "guess_kind", "input_request"]
 
@@ -82,7 +90,7 @@ def _error_line(exception: Any, redact: Callable[[str], str] | None = None) -> s
         text = f"{name}: {first}" if first else name
     else:
         text = first
-    return cut(redact(text) if redact is not None else text, _ERROR_LINE_MAX) or None
+    return cut(redacted_start(text, _ERROR_LINE_MAX, redact) if redact else text, _ERROR_LINE_MAX) or None
 
 
 def _exception(context: Mapping[str, Any]) -> Any:
@@ -223,7 +231,7 @@ def build_input_request_text(
 
     def clean(value: Any) -> str:  # redacted before any cut: no cut leaves half a secret
         text = _text_of(value)
-        return redact(text) if redact is not None else text
+        return redacted_start(text, limit, redact) if redact is not None else text
 
     def add(label: str, value: Any, rank: int) -> None:
         text = flatten(value) if value is not None else ""
