@@ -125,6 +125,14 @@ def _redacted_template(size: int) -> str:
     return text
 
 
+def _redacted_task_error(size: int) -> str:
+    """A failure alert whose error is one line of ``size`` characters: credentials, near misses."""
+    unit = REAL + NEAR_MISSES.replace("\n", " ")
+    text = build_alert_text(_context(unit * (size // len(unit))), "failure", redact=_masker().redact)
+    assert "Error: RuntimeError: postgresql://etl:***@db.internal" in text and text.endswith(LOG_URL)
+    return text
+
+
 CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
     # name: (build at a size, the small size, the large size)
     "task error, one word": (_task_error("a"), 1_000, 1_000_000),
@@ -144,11 +152,7 @@ CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
         1_000_000,
     ),
     "a notifier's own text of 10 MB, redacted and fitted": (_redacted_template, 1_000, 10_000_000),
-    "credentials masked, 10 MB": (
-        _credentials(NEAR_MISSES + REAL + "a line of the error\n" * 20),
-        1_000,
-        10_000_000,
-    ),
+    "a task error of 10 MB with credentials, redacted": (_redacted_task_error, 1_000, 10_000_000),
 }
 
 
