@@ -15,9 +15,11 @@ text:
   Airflow matches it). A key right after ``/`` or ``@`` is a URL's path or host, not a key: the
   link to a task's log (``http://host:8080/dags/etl/runs/r1/tasks/load?try_number=1``) stays whole.
 
-Linear in the text's length: each scan starts at a literal (``://``) or a sensitive name (one
-trie of the names, so a position costs a character or two), every quantifier is bounded, and no
-two quantifiers can trade characters, so nothing backtracks over a long word.
+Linear in the text's length: the URL scan starts only at ``://``; the key scan only at a ``=`` or
+``:``, reading the key backwards from it on a reversed copy of the text (the names as one trie, so
+a position costs a character or two); every quantifier is bounded and no two can trade
+characters, so nothing backtracks over a long word. A key of more than 96 characters besides its
+longest sensitive name, or whose name ends more than 48 characters before its ``=``, is not seen.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ MASK = "***"
 _USER_MAX = 256
 _PASSWORD_MAX = 1024
 _KEY_SIDE = 48
-"""Characters of a key before and after the sensitive name in it that are looked at."""
+"""At most this many characters of a key after the sensitive name in it (``password_of_the_db=``),
+and as many more before it."""
 _VALUE_MAX = 8192
 """A value is masked up to this many characters (a private key in JSON fits)."""
 _URL_USERINFO = re.compile(
