@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         exception_being_reported,
         mask_secret,
         redact_secrets,
+        sensitive_key_names,
         task_log_url,
     )
 
@@ -39,7 +40,9 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "Connection": ("airflow.sdk", "airflow.models.connection"),
     "Context": ("airflow.sdk", "airflow.utils.context"),
 }
-_AT_SEND = frozenset({"exception_being_reported", "mask_secret", "redact_secrets", "task_log_url"})
+_AT_SEND = frozenset(
+    {"exception_being_reported", "mask_secret", "redact_secrets", "sensitive_key_names", "task_log_url"}
+)
 """What only a send needs, in ``_compat_runtime``: loaded at its first use, not when a DAG file
 imports the notifier or the operator."""
 
@@ -72,5 +75,6 @@ __all__ = [
     "exception_being_reported",
     "mask_secret",
     "redact_secrets",
+    "sensitive_key_names",
     "task_log_url",
 ]

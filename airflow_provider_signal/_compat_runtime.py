@@ -59,6 +59,20 @@ _ALL_MASKER_HOMES = (
 )
 
 
+def _masker_modules() -> list[Any]:
+    """Airflow's secrets-masker modules of this process: each one already loaded (one not loaded
+    knows no secret), else the first of this line's that imports."""
+    loaded = [sys.modules[name] for name in _ALL_MASKER_HOMES if name in sys.modules]
+    if loaded:
+        return loaded
+    for module_name in _ALL_MASKER_HOMES[1:]:  # not the 3.0 home: a deprecated shim on 3.1+
+        try:
+            return [import_module(module_name)]
+        except ImportError:
+            continue
+    return []
+
+
 def redact_secrets(text: str) -> str:
     """``text`` through every secrets masker of this process, as Airflow masks a log line.
 
@@ -67,15 +81,7 @@ def redact_secrets(text: str) -> str:
     masker already loaded is asked (one not loaded knows nothing). Where none is loaded the
     line's own masker is imported.
     """
-    loaded = [sys.modules[name] for name in _ALL_MASKER_HOMES if name in sys.modules]
-    if not loaded:
-        for module_name in _ALL_MASKER_HOMES[1:]:
-            try:
-                loaded = [import_module(module_name)]
-                break
-            except ImportError:
-                continue
-    for module in loaded:
+    for module in _masker_modules():
         redact = getattr(module, "redact", None)
         if not callable(redact):
             continue
@@ -85,6 +91,47 @@ def redact_secrets(text: str) -> str:
             continue
         text = redacted if isinstance(redacted, str) else text
     return text
+
+
+FALLBACK_SENSITIVE_NAMES = frozenset({"password", "secret", "token", "api_key", "private_key"})
+"""Used only where no Airflow masker is found (an unknown layout): the core of Airflow's list."""
+
+
+def sensitive_key_names() -> frozenset[str]:
+    """The names of keys whose values Airflow's masker hides, as this process's Airflow has them.
+
+    Airflow's own list (``DEFAULT_SENSITIVE_FIELDS``: 2.11 in ``airflow.utils.log.secrets_masker``,
+    3.x in ``airflow._shared`` / ``airflow.sdk._shared.secrets_masker``), what each masker was
+    configured with, and ``[core] sensitive_var_conn_names``; read at the first send, never
+    copied here (a newer Airflow's longer list is honoured). :data:`FALLBACK_SENSITIVE_NAMES`
+    where none is found.
+    """
+    names: set[str] = set()
+    for module in _masker_modules():
+        names.update(getattr(module, "DEFAULT_SENSITIVE_FIELDS", ()))
+        for getter in ("get_sensitive_variables_fields", "_secrets_masker"):  # 2.11; 3.x's instance
+            try:
+                value = getattr(module, getter)()
+            except (AttributeError, TypeError, RuntimeError):  # not on this line: the defaults stand
+                continue
+            value = getattr(value, "sensitive_variables_fields", value)
+            if isinstance(value, (list, set, frozenset, tuple)):
+                names.update(value)
+    names.update(_configured_sensitive_names())
+    names = {name for name in names if isinstance(name, str) and name.strip()}
+    return frozenset(names) if names else FALLBACK_SENSITIVE_NAMES
+
+
+def _configured_sensitive_names() -> list[str]:
+    """``[core] sensitive_var_conn_names`` (comma-separated), from the task SDK's or the core's config."""
+    for module_name in ("airflow.sdk.configuration", "airflow.configuration"):
+        try:
+            conf = import_module(module_name).conf
+            value = conf.get("core", "sensitive_var_conn_names", fallback="")
+        except (ImportError, AttributeError):  # not on this line (fallback="": never a missing key)
+            continue
+        return [name.strip() for name in str(value or "").split(",") if name.strip()]
+    return []
 
 
 def exception_being_reported(context: Any) -> BaseException | None:

@@ -28,6 +28,11 @@ search backtracks further than that over a long word: every scan is linear in th
 _URL_REACH = _SCHEME_MAX + len("://") + 1
 """How far past a cut a URL's start must be seen to know that the cut falls inside it."""
 
+REDACT_MARGIN = 65_536
+"""Of a text to be cut to ``limit`` characters, only the first ``limit + REDACT_MARGIN`` are
+redacted: a 10 MB rendered template costs what a short one does, and a cut can only split a
+secret longer than this margin (none is)."""
+
 
 @dataclass(frozen=True)
 class Line:
@@ -66,6 +71,19 @@ def cut(text: str, limit: int, marker: str = SHORTENED_MARKER) -> str:
     return (text[:end].rstrip() + marker)[: max(0, limit)]
 
 
+def redacted_start(text: str, limit: int, redact: Callable[[str], str]) -> str:
+    """``redact(text)``, for a text about to be cut to ``limit`` characters.
+
+    A text longer than ``limit`` by more than :data:`REDACT_MARGIN` has only its start redacted,
+    followed by :data:`SHORTENED_MARKER`: the rest would be cut away in any case, and the
+    redacted start is still longer than the limit (so the cut that follows puts its own
+    marker), unless masking shortened it below, where the marker says it was cut.
+    """
+    if len(text) <= limit + REDACT_MARGIN:
+        return redact(text)
+    return redact(text[: limit + REDACT_MARGIN]) + SHORTENED_MARKER
+
+
 def _form(line: Line, cap: int) -> str:
     """The longest form of ``line`` within ``cap`` characters (or its shortest, if none is)."""
     if len(line.text) <= cap or line.link:
@@ -99,11 +117,17 @@ def _fit_by_cap(lines: Sequence[Line], limit: int) -> str | None:
 def fit(lines: Sequence[Line], limit: int, redact: Callable[[str], str] | None = None) -> str:
     """The message of ``lines`` in at most ``limit`` characters (see the module docstring).
 
-    ``redact`` is applied to every part first, so a cut can never leave half a secret.
+    ``redact`` is applied to every part first, so a cut can never leave half a secret (to the
+    start of a part far longer than ``limit``: :func:`redacted_start`).
     """
     if redact is not None:
+        clean = redact
+
+        def redacted(text: str) -> str:
+            return redacted_start(text, limit, clean)
+
         lines = [
-            replace(line, text=redact(line.text), shorter=tuple(redact(form) for form in line.shorter))
+            replace(line, text=redacted(line.text), shorter=tuple(redacted(form) for form in line.shorter))
             for line in lines
         ]
     kept = [line for line in lines if line.text]
@@ -128,10 +152,11 @@ def fit(lines: Sequence[Line], limit: int, redact: Callable[[str], str] | None =
     return cut(_joined(remaining, LINE_FLOOR), limit)
 
 
-def fit_text(text: str, limit: int) -> str:
+def fit_text(text: str, limit: int, redact: Callable[[str], str] | None = None) -> str:
     """A free text (one the DAG author wrote) in ``limit`` characters: cut at the end, never
-    inside a URL."""
-    return cut(text, limit)
+    inside a URL; ``redact`` masks secrets first (:func:`redacted_start`), so no cut leaves half
+    of one."""
+    return cut(redacted_start(text, limit, redact) if redact is not None else text, limit)
 
 
 def flatten(value: object) -> str:

@@ -296,6 +296,34 @@ def test_a_run_alert_is_sent_redacted(
     assert signal_api.password not in message.text and "run-alert-Secret-55" not in message.text
 
 
+def test_a_run_alert_masks_credentials_written_into_its_reason_and_keeps_its_link(
+    signal_api: SignalAPIEmulator,
+    listener_for: Callable[..., SignalAlertListener],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Credentials no connection or variable told Airflow's masker of, in the run's reason.
+    for section in ("API", "WEBSERVER"):  # [api] base_url on 3.x, [webserver] on 2.11
+        monkeypatch.setenv(f"AIRFLOW__{section}__BASE_URL", "http://host:8080")
+    add_dag("send_credentials")
+    listener = listener_for()
+    run = add_run("send_credentials", "run_1", "failed", T0)
+    listener.on_dag_run_failed(
+        dag_run=run,
+        msg="could not connect to postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse; "
+        "token=ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    )
+    listener.before_stopping(component=None)
+    [message] = signal_api.messages
+    assert (
+        "Reason: could not connect to postgresql://etl:***@db.internal:5432/warehouse; token=***"
+        in message.text.splitlines()
+    )
+    assert "S3cr3t-pw" not in message.text and "ghp_" not in message.text
+    link = message.text.splitlines()[-1]
+    assert link.startswith("Link: http://host:8080/dags/send_credentials/") and "run_1" in link
+    assert "***" not in link
+
+
 def test_a_conn_id_naming_a_connection_of_another_type_sends_nothing_and_says_why(
     signal_api: SignalAPIEmulator,
     listener_for: Callable[..., SignalAlertListener],

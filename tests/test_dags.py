@@ -252,12 +252,33 @@ def test_no_secret_reaches_a_phone_from_an_alert_or_a_template_in_either_auth_mo
     assert len(alerts) == 2 and len(templated) == 2, run.output[-3000:]
     assert {m.auth for m in run.messages} == {"basic", "payload"}
     for alert in alerts:
-        assert "Error: RuntimeError: login refused: password=*** token=*** dsn=postgres://etl:***@db" in alert
+        assert "Error: RuntimeError: login refused: password=*** token=*** url=postgres://etl:***@db" in alert
     for text in templated:
         assert text.startswith("dsn *** pw *** templated")
     for text in alerts + templated:
         for secret in (emulator.password, token, WAREHOUSE_PASSWORD):
             assert secret not in text
+
+
+def test_credentials_a_dag_file_wrote_itself_are_masked_in_an_alert_and_a_template(
+    airflow_env: AirflowEnv,
+) -> None:
+    # The DAG file builds the URL and the token itself: Airflow's masker was never told of them.
+    run = airflow_env.run("t_credentials")
+    [alert] = run.texts_to("447700900910")
+    [templated] = run.texts_to("447700900911")
+    error = next(line for line in alert.splitlines() if line.startswith("Error: "))
+    assert error == (
+        "Error: RuntimeError: could not connect to postgresql://etl:***@db.internal:5432/warehouse; token=***"
+    )
+    assert (
+        templated == "templated_credentials loads from postgresql://etl:***@db.internal:5432/warehouse "
+        "with 'api_key': '***'"
+    )
+    for text in (alert, templated):
+        assert "S3cr3t-pw" not in text and "ghp_" not in text
+    [log] = [line for line in alert.splitlines() if line.startswith("Log: ")]
+    assert "t_credentials" in log and "connects" in log and "***" not in log  # the link to the log intact
 
 
 def test_a_connection_of_another_type_is_refused_before_any_request(airflow_env: AirflowEnv) -> None:

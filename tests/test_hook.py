@@ -160,6 +160,19 @@ def test_the_text_limit_can_be_raised_on_the_connection(
     assert len(signal_api.messages[0].text) == 2500
 
 
+def test_a_text_masked_down_to_the_limit_is_sent_and_one_far_over_it_is_refused_unmasked(
+    signal_api: Any, set_connection: Any, make_hook: Any
+) -> None:
+    set_connection(extra={"max_text_length": 100})
+    hook = make_hook()
+    url = "postgresql://etl:" + "p" * 200 + "@db.internal/warehouse"  # over the limit until masked
+    hook.send_message(f"down: {url}", ["447700900123"])
+    assert signal_api.messages[0].text == "down: postgresql://etl:***@db.internal/warehouse"
+    with pytest.raises(SignalInputError, match="10000006 characters, over the limit of 100"):
+        hook.send_message("token=" + "x" * 10_000_000, ["447700900123"])  # 10 MB: not masked first
+    assert signal_api.request_count == 1
+
+
 def test_partial_failure_tries_every_destination_then_names_each_failure(
     signal_api: Any, make_hook: Any
 ) -> None:

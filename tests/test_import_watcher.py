@@ -189,6 +189,45 @@ def test_files_broken_within_the_window_make_one_message(
     assert message.destination == ONCALL  # no DAG known: the default recipients
 
 
+def test_an_import_error_alert_masks_credentials_in_the_error_and_keeps_its_link(
+    signal_api: SignalAPIEmulator,
+    watcher: Callable[..., tuple[ImportErrorWatcher, Clock]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for section in ("API", "WEBSERVER"):  # [api] base_url on 3.x, [webserver] on 2.11
+        monkeypatch.setenv(f"AIRFLOW__{section}__BASE_URL", "http://host:8080")
+    sweeper, _ = watcher()
+    set_error(
+        "creds.py",
+        "OperationalError: could not connect to postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse; "
+        "token=ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    )
+    assert sweeper.sweep() == 1
+    [message] = signal_api.messages
+    lines = message.text.splitlines()
+    assert (
+        "Error: OperationalError: could not connect to postgresql://etl:***@db.internal:5432/warehouse; "
+        "token=***" in lines
+    )
+    assert "S3cr3t-pw" not in message.text and "ghp_" not in message.text
+    assert lines[-1] in ("Import errors: http://host:8080/dags", "Import errors: http://host:8080/home")
+
+
+def test_an_import_error_is_redacted_before_it_is_cut_to_its_line(
+    signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
+) -> None:
+    from airflow_provider_signal import _compat
+
+    secret = "Qz7-Secret-0123456789abcdef"
+    _compat.mask_secret(secret)  # a value Airflow's masker knows (a connection the file read)
+    sweeper, _ = watcher()
+    set_error("long.py", "RuntimeError: " + "x" * 260 + secret)  # the line is cut (at 300) inside it
+    assert sweeper.sweep() == 1
+    [message] = signal_api.messages
+    for size in range(6, len(secret) + 1):
+        assert secret[:size] not in message.text
+
+
 def test_a_muted_file_is_recorded_and_not_sent(
     signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
 ) -> None:

@@ -165,3 +165,55 @@ def test_an_approval_operators_request_with_airflows_own_link(approval: Any) -> 
 def test_callbacks_of_an_approval_task_get_the_ordinary_alert(approval: Any) -> None:
     assert input_request({"task": approval, "ti": _ti("failed"), "exception": ValueError("x")}) is None
     assert input_request({"task": approval, "ti": _ti("success")}) is None
+
+
+FREE_TEXT_URL = "postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse"
+FREE_TEXT_TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+
+
+def test_an_approval_request_masks_credentials_written_into_its_subject_and_body(
+    signal_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hitl = pytest.importorskip("airflow.providers.standard.operators.hitl", reason="HITL needs Airflow 3.1+")
+    from airflow_provider_signal.notifications.signal import SignalNotifier
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com")
+    approval = hitl.ApprovalOperator(
+        task_id="approve",
+        subject=f"Load from {FREE_TEXT_URL}?",
+        body=f"The job will connect to {FREE_TEXT_URL}\nwith token={FREE_TEXT_TOKEN}",
+        defaults="Reject",
+        response_timeout=timedelta(hours=1),
+    )
+    SignalNotifier(destinations="447700900123")({"task": approval, "ti": _ti(), "run_id": RUN_ID})
+    [message] = signal_api.messages
+    assert "Subject: Load from postgresql://etl:***@db.internal:5432/warehouse?" in message.text
+    assert "> The job will connect to postgresql://etl:***@db.internal:5432/warehouse" in message.text
+    assert "> with token=***" in message.text
+    assert "S3cr3t-pw" not in message.text and "ghp_" not in message.text
+    link = f"https://airflow.example.com/dags/gate/runs/{RUN_ID}/tasks/approve/required_actions?map_index=-1"
+    assert message.text.splitlines()[-1] == f"Respond: {link}"  # the link intact
+
+
+def test_a_subject_cut_to_its_share_never_shows_the_start_of_a_secret(
+    signal_api: Any, set_connection: Any
+) -> None:
+    from airflow_provider_signal import _compat
+    from airflow_provider_signal.notifications.signal import SignalNotifier
+
+    set_connection(extra={"max_text_length": 400})
+    secret = "api-key-Zq81xw-0123456789"
+    _compat.mask_secret(secret)  # a value a task registered with Airflow's masker
+    task = SimpleNamespace(
+        task_id="approve",
+        subject="s" * 30 + secret,  # its share of 400 characters (50) is cut inside the secret
+        body=None,
+        options=["OK"],
+        defaults=None,
+        multiple=False,
+        generate_link_to_ui=lambda task_instance: LINK,
+    )
+    SignalNotifier(destinations="447700900123")({"task": task, "ti": _ti(), "run_id": RUN_ID})
+    [message] = signal_api.messages
+    for size in range(6, len(secret) + 1):
+        assert secret[:size] not in message.text

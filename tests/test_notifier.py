@@ -236,3 +236,50 @@ def test_airflow_accepts_the_notifier_as_a_deadline_alert_callback() -> None:
     )
     dag = make_dag(deadline=alert)
     assert dag.deadline is alert or alert in dag.deadline
+
+
+LOG_URL = "http://localhost:8080/dags/notifier_test/runs/manual__1/tasks/load?try_number=1"
+
+
+def test_a_failure_alert_masks_credentials_the_task_wrote_into_its_error(signal_api: Any) -> None:
+    # Built by the task itself: no connection or variable told Airflow's masker of them.
+    error = RuntimeError(
+        "could not connect to postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse; "
+        "token=ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+    )
+    context = task_context(make_dag(), "load", exception=error)
+    context["ti"].log_url = LOG_URL
+    signal_failure_callback("447700900123")(context)
+    [message] = signal_api.messages
+    lines = message.text.splitlines()
+    assert (
+        "Error: RuntimeError: could not connect to postgresql://etl:***@db.internal:5432/warehouse; token=***"
+        in lines
+    )
+    assert "S3cr3t-pw" not in message.text and "ghp_" not in message.text
+    assert lines[-1] == f"Log: {LOG_URL}"  # the link to the log intact
+
+
+def test_a_notifier_s_own_text_masks_credentials_before_it_is_shortened(
+    signal_api: Any, set_connection: Any
+) -> None:
+    set_connection(extra={"max_text_length": 100})
+    text = "x" * 60 + " password='S3cr3t pw with spaces' " + "y" * 200  # the cut falls inside the value
+    SignalNotifier(destinations="447700900123", text=text)(task_context(make_dag(), "load"))
+    [message] = signal_api.messages
+    assert len(message.text) <= 100
+    assert "password='***'" in message.text and "S3cr3t" not in message.text
+
+
+def test_a_notifier_s_own_text_of_10_mb_is_sent_redacted_at_its_start_and_cut(
+    signal_api: Any, set_connection: Any
+) -> None:
+    set_connection(extra={"max_text_length": 200})
+    blob = "from postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse token=ghp_abc123 " + "x " * 5_000_000
+    # A short template that renders to 10 MB (Jinja's own parse of a 10 MB template costs seconds).
+    SignalNotifier(destinations="447700900123", text="{{ blob }}")(
+        task_context(make_dag(), "load", blob=blob)
+    )
+    [message] = signal_api.messages
+    assert message.text.startswith("from postgresql://etl:***@db.internal:5432/warehouse token=*** x x")
+    assert message.text.endswith("… [shortened]") and len(message.text) <= 200

@@ -648,14 +648,14 @@ def test_a_text_quoting_a_secret_is_sent_redacted_by_the_client_and_airflows_mas
     token = basic_token(signal_api.system_id, signal_api.password)
     error = (
         f"login refused: password={signal_api.password} token={token} "
-        f"dsn=postgres://etl:{warehouse.password}@db key=api-key-Zq81xw"
+        f"url=postgres://etl:{warehouse.password}@db key=api-key-Zq81xw"
     )
 
     make_hook().send_message(f"Error: {error}", DEST)
 
     [message] = signal_api.messages
     assert message.auth == auth
-    assert message.text == "Error: login refused: password=*** token=*** dsn=postgres://etl:***@db key=***"
+    assert message.text == "Error: login refused: password=*** token=*** url=postgres://etl:***@db key=***"
     assert_nothing_shows([message.text], signal_api.password, token, warehouse_password, "api-key-Zq81xw")
 
 

@@ -22,6 +22,7 @@ from airflow_provider_signal.alerts.group_text import group_text
 from airflow_provider_signal.alerts.import_errors import error_line
 from airflow_provider_signal.alerts.import_text import FileReport, broken_text
 from airflow_provider_signal.alerts.message import FailedTask, RunEvent, RunReport, failure_text
+from airflow_provider_signal.client.credentials import CredentialMasker
 from airflow_provider_signal.errors import SignalInputError
 from airflow_provider_signal.notifications.alert_text import build_alert_text
 from airflow_provider_signal.shortening import SHORTENED_MARKER, fit_text
@@ -104,12 +105,57 @@ def _refused_setting(key: str, wrap: Callable[[str], str]) -> Callable[[int], st
     return build
 
 
+NEAR_MISSES = (
+    "try_number=1 passwordless tokenizer token_count http://secret-store:8080/dags/etl/runs/r1?try_number=1 "
+    "https://host/path?x=1 password token: x\n"
+)
+"""Names of sensitive keys without a separator, separators after other keys, URLs without a
+user-info, a key right after a URL's "/" (not a key), and one real key a line."""
+REAL = 'postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse; token=ghp_abc "password": "a b" '
+
+
+def _credentials(unit: str) -> Callable[[int], str]:
+    def build(size: int) -> str:
+        text = _masker().redact(unit * (size // len(unit)) + LOG_URL)
+        assert text.endswith(LOG_URL) and "S3cr3t" not in text
+        return text
+
+    return build
+
+
 def _refused_destinations(size: int) -> str:
     """Destinations of a send, ``size`` characters of numbers and commas: refused by their count."""
     numbers = ",".join(["+447700900123"] * (size // 14))
     with pytest.raises(SignalInputError) as refused:
         normalise_destinations(numbers)
     return str(refused.value)
+
+
+_MASKERS: list[CredentialMasker] = []
+
+
+def _masker() -> CredentialMasker:
+    """Built once, as the hook does, from this Airflow's names."""
+    if not _MASKERS:
+        from airflow_provider_signal import _compat
+
+        _MASKERS.append(CredentialMasker(_compat.sensitive_key_names()))
+    return _MASKERS[0]
+
+
+def _redacted_template(size: int) -> str:
+    """A notifier's own text rendered to ``size`` characters of near misses, redacted and fitted."""
+    text = fit_text(REAL + NEAR_MISSES * (size // len(NEAR_MISSES)), 500, redact=_masker().redact)
+    assert text.startswith("postgresql://etl:***@db.internal") and text.endswith(SHORTENED_MARKER)
+    return text
+
+
+def _redacted_task_error(size: int) -> str:
+    """A failure alert whose error is one line of ``size`` characters: credentials, near misses."""
+    unit = REAL + NEAR_MISSES.replace("\n", " ")
+    text = build_alert_text(_context(unit * (size // len(unit))), "failure", redact=_masker().redact)
+    assert "Error: RuntimeError: postgresql://etl:***@db.internal" in text and text.endswith(LOG_URL)
+    return text
 
 
 CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
@@ -129,6 +175,16 @@ CASES: dict[str, tuple[Callable[[int], str], int, int]] = {
         1_000_000,
     ),
     "destinations of a send, 1 MB of numbers": (_refused_destinations, 100_000, 1_000_000),
+    "credentials masked, one word": (_credentials("a"), 1_000, 1_000_000),
+    "credentials masked, one word of key names": (_credentials("db_password-token"), 1_000, 1_000_000),
+    "credentials masked, near-miss keys and URLs": (_credentials(NEAR_MISSES), 1_000, 1_000_000),
+    "credentials masked, an unclosed quote a line": (
+        _credentials('password: "' + "x" * 100 + "\n"),
+        1_000,
+        1_000_000,
+    ),
+    "a notifier's own text of 10 MB, redacted and fitted": (_redacted_template, 1_000, 10_000_000),
+    "a task error of 10 MB with credentials, redacted": (_redacted_task_error, 1_000, 10_000_000),
 }
 
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from airflow_provider_signal.alerts.kinds import FAILURE, RunKind
 from airflow_provider_signal.alerts.message import RunReport, reason
 from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
-from airflow_provider_signal.shortening import cut, fit_text, flatten
+from airflow_provider_signal.shortening import cut, fit_text, flatten, redacted_start
 
 DAG_LINE_MAX = 160
 """The longest line naming one DAG: long ids and task lists are cut to this."""
@@ -50,7 +50,7 @@ def _what_failed(report: RunReport) -> str:
     return ", ".join(labels) + (f" and {rest} more" if rest else "")
 
 
-def _dag_line(dag: _Dag, kind: RunKind) -> str:
+def _dag_line(dag: _Dag, kind: RunKind, clean: Callable[[str], str]) -> str:
     runs = len(dag.reports)
     parts = []
     if runs > 1:
@@ -62,8 +62,8 @@ def _dag_line(dag: _Dag, kind: RunKind) -> str:
         parts.append(f"+{held} held back")
     note = f" ({', '.join(parts)})" if parts else ""
     detail = f": {_what_failed(dag.reports[-1])}" if kind == FAILURE else ""
-    # The counts come first: a cut reaches only the task names.
-    return cut(f"• {flatten(dag.dag_id)}{note}{detail}", DAG_LINE_MAX)
+    # The counts come first: a cut reaches only the task names; redacted before the cut.
+    return cut(redacted_start(f"• {flatten(dag.dag_id)}{note}{detail}", DAG_LINE_MAX, clean), DAG_LINE_MAX)
 
 
 def _clock(value: datetime) -> str:
@@ -107,7 +107,7 @@ def group_text(
     dags = _by_dag(reports)
     clean = redact or (lambda text: text)
     head = [_title(kind, len(reports), len(dags)), *_notes(reports)]
-    lines = [clean(_dag_line(dag, kind)) for dag in dags]
+    lines = [_dag_line(dag, kind, clean) for dag in dags]
     tail = [f"{'Failed runs' if kind == FAILURE else 'DAGs'}: {link}"] if link else []
 
     def size(parts: list[str]) -> int:

@@ -6,11 +6,12 @@ import-error watcher thread, never where DAG files are parsed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from airflow_provider_signal.formatting import format_date, format_duration
-from airflow_provider_signal.shortening import Line, fit
+from airflow_provider_signal.shortening import Line, fit, redacted_start
 from airflow_provider_signal.shortening import cut as shorten
 
 SENT_AGAIN = "Sent again: the first attempt may not have arrived"
@@ -62,10 +63,17 @@ def _rest(reports: list[FileReport], max_files: int) -> tuple[list[FileReport], 
 
 
 def _message(
-    title: str, files: list[list[Line]], rest: str | None, link: Line | None, limit: int, sent_again: bool
+    title: str,
+    files: list[list[Line]],
+    rest: str | None,
+    link: Line | None,
+    limit: int,
+    sent_again: bool,
+    redact: Callable[[str], str] | None,
 ) -> str:
     """Title, one block per file, the "And N more" count and the link, fitted as every alert is:
-    the error lines shortened first, the count never cut, the link whole or left out."""
+    the error lines shortened first, the count never cut, the link whole or left out; each
+    part redacted before any cut."""
     lines = [Line(title, cut=False, rank=0)]
     if sent_again:
         lines.append(Line(SENT_AGAIN, cut=False, rank=0))
@@ -77,7 +85,7 @@ def _message(
         lines += [Line("", rank=1), Line(rest, cut=False, rank=4)]
     if link is not None:
         lines.append(link)
-    return fit(lines, limit)
+    return fit(lines, limit, redact)
 
 
 def broken_text(
@@ -87,8 +95,16 @@ def broken_text(
     max_files: int = 5,
     limit: int = 2000,
     sent_again: bool = False,
+    redact: Callable[[str], str] | None = None,
 ) -> str:
-    """One message for files that stopped importing (or whose error changed)."""
+    """One message for files that stopped importing (or whose error changed).
+
+    ``redact`` masks secrets in each part (the error before it is cut to its line) first.
+    """
+
+    def clean(text: str) -> str:  # the start of a long error, redacted before its cut
+        return redacted_start(text, _ERROR_MAX, redact) if redact is not None else text
+
     shown, rest = _rest(reports, max_files)
     files = []
     for report in shown:
@@ -96,13 +112,13 @@ def broken_text(
         block = [
             Line(_file_line(report), rank=0),
             Line(_dags_line(report), rank=3),
-            Line(f"{label}: {shorten(report.error, _ERROR_MAX)}", rank=2),
+            Line(f"{label}: {shorten(clean(report.error), _ERROR_MAX)}", rank=2),
         ]
         if report.first_seen is not None:
             block.append(Line(f"First seen: {format_date(report.first_seen)}", rank=1))
         files.append(block)
     url = Line(f"Import errors: {link}", link=True, rank=3) if link else None
-    return _message(_title(BROKEN_TITLE, len(reports)), files, rest, url, limit, sent_again)
+    return _message(_title(BROKEN_TITLE, len(reports)), files, rest, url, limit, sent_again, redact)
 
 
 def fixed_text(
@@ -112,8 +128,9 @@ def fixed_text(
     max_files: int = 5,
     limit: int = 2000,
     sent_again: bool = False,
+    redact: Callable[[str], str] | None = None,
 ) -> str:
-    """One message for files that import again."""
+    """One message for files that import again (``redact``: as :func:`broken_text`)."""
     shown, rest = _rest(reports, max_files)
     files = []
     for report in shown:
@@ -124,7 +141,7 @@ def fixed_text(
             block.append(Line(f"Broken for: {format_duration(report.broken_for)}", rank=2))
         files.append(block)
     url = Line(f"Link: {link}", link=True, rank=3) if link else None
-    return _message(_title(FIXED_TITLE, len(reports)), files, rest, url, limit, sent_again)
+    return _message(_title(FIXED_TITLE, len(reports)), files, rest, url, limit, sent_again, redact)
 
 
 def import_errors_url(base_url: str, airflow_major: int) -> str | None:

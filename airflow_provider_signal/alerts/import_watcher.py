@@ -316,7 +316,14 @@ class ImportErrorWatcher:
             limit = hook.settings.max_text_length
             reports = [item.report for item in items]
             build = fixed_text if fixed else broken_text
-            text = build(reports, link=_link(), max_files=MAX_FILES, limit=limit, sent_again=sent_again)
+            text = build(
+                reports,
+                link=_link(),
+                max_files=MAX_FILES,
+                limit=limit,
+                sent_again=sent_again,
+                redact=hook.redact,
+            )
             results = hook.send_message(text, recipients or None)
         except Exception as error:
             maybe = _maybe_delivered(error)

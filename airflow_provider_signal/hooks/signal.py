@@ -13,6 +13,7 @@ from airflow_provider_signal.client import (
     SignalClientSettings,
     api_url_with_port,
 )
+from airflow_provider_signal.client.credentials import CredentialMasker
 from airflow_provider_signal.client.numbers import parse_number
 from airflow_provider_signal.connection_form import UI_FIELD_BEHAVIOUR, wtforms_widgets
 from airflow_provider_signal.defaults import (
@@ -24,6 +25,7 @@ from airflow_provider_signal.defaults import (
     HOOK_NAME,
 )
 from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError, SignalInputError
+from airflow_provider_signal.shortening import REDACT_MARGIN
 from airflow_provider_signal.types import AuthMode, SignalSendResult
 from airflow_provider_signal.validation import destinations_or_default, normalise_destinations, validate_text
 
@@ -200,11 +202,19 @@ class SignalHook(_compat.BaseHook):
             self._spare_clients.append(SignalClient(self.settings))
         return [self.client, *self._spare_clients[: count - 1]]
 
+    @cached_property
+    def credential_masker(self) -> CredentialMasker:
+        """Masks credentials in free text (a URL's password, the value of a ``token=`` ...),
+        with the key names Airflow's masker treats as sensitive on this line; built once."""
+        return CredentialMasker(_compat.sensitive_key_names())
+
     def redact(self, text: str) -> str:
         """``text`` with every secret masked: the connection's password and Basic token in any
-        encoding the client masks in answers, then whatever Airflow's secrets masker knows
-        (other connections' passwords, masked variables, ``mask_secret`` values)."""
-        return _compat.redact_secrets(self.client.redact(text))
+        encoding the client masks in answers; credentials written into the text (a URL's
+        password, the value after a sensitive key: :mod:`~airflow_provider_signal.client.credentials`),
+        which no masker was told of; then whatever Airflow's secrets masker knows (other
+        connections' passwords, masked variables, ``mask_secret`` values)."""
+        return _compat.redact_secrets(self.credential_masker.redact(self.client.redact(text)))
 
     def send_message(self, text: str, destinations: str | list[str] | None = None) -> list[SignalSendResult]:
         """Send ``text`` to each destination (default: the connection's), one request each.
@@ -239,7 +249,12 @@ class SignalHook(_compat.BaseHook):
                 f"('destinations' extra) on connection {self.signal_conn_id!r}."
             )
         settings = self.settings
-        text = validate_text(self.redact(text) if isinstance(text, str) else text, settings.max_text_length)
+        if isinstance(text, str) and len(text) <= settings.max_text_length + REDACT_MARGIN:
+            text = self.redact(text)
+        # A text over the limit by more than the margin is refused as too long without being
+        # redacted (nothing is sent; the error gives only its length): a 10 MB rendered template
+        # costs its length check, not megabytes of masking.
+        text = validate_text(text, settings.max_text_length)
         workers = max(1, min(self.fanout_workers, len(numbers)))
         outcomes = send_to_all(text, numbers, self._fanout_clients(workers))
         results: list[SignalSendResult] = []

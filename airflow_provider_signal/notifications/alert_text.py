@@ -16,7 +16,15 @@ from typing import Any
 from airflow_provider_signal import _compat
 from airflow_provider_signal.defaults import DEFAULT_MAX_TEXT_LENGTH
 from airflow_provider_signal.formatting import format_date, format_duration
-from airflow_provider_signal.shortening import SHORTENED_MARKER, Line, cut, fit, flatten, quoted
+from airflow_provider_signal.shortening import (
+    SHORTENED_MARKER,
+    Line,
+    cut,
+    fit,
+    flatten,
+    quoted,
+    redacted_start,
+)
 
 __all__ = ["SHORTENED_MARKER", "build_alert_text", "build_input_request_text", "guess_kind", "input_request"]
 
@@ -71,7 +79,8 @@ def _text_of(value: Any) -> str:
     return text
 
 
-def _error_line(exception: Any) -> str | None:
+def _error_line(exception: Any, redact: Callable[[str], str] | None = None) -> str | None:
+    """The exception's type and first line, redacted before it is cut (no cut leaves half a secret)."""
     if exception is None:
         return None
     lines = _text_of(exception).strip().splitlines()
@@ -81,7 +90,7 @@ def _error_line(exception: Any) -> str | None:
         text = f"{name}: {first}" if first else name
     else:
         text = first
-    return cut(text, _ERROR_LINE_MAX) or None
+    return cut(redacted_start(text, _ERROR_LINE_MAX, redact) if redact else text, _ERROR_LINE_MAX) or None
 
 
 def _exception(context: Mapping[str, Any]) -> Any:
@@ -138,7 +147,7 @@ def build_alert_text(
         add("Try", f"{try_number} of {retries + 1}" if isinstance(retries, int) else try_number, 1)
     add("Duration", _duration(ti, dag_run) if ti is not None or dag_run is not None else None, 1)
     if kind in ("failure", "retry"):
-        add("Error", _error_line(_exception(context)), 2)
+        add("Error", _error_line(_exception(context), redact), 2)
         add("Reason", _get(context, "reason"), 2)
     add("Log", _compat.task_log_url(ti), 3, link=True)
     return fit(lines, limit, redact)
@@ -220,6 +229,10 @@ def build_input_request_text(
     share = max(_FIELD_MIN, limit // _OPTION_SHARE)
     lines = [Line("✋ Airflow needs your input", cut=False, rank=0)]
 
+    def clean(value: Any) -> str:  # redacted before any cut: no cut leaves half a secret
+        text = _text_of(value)
+        return redacted_start(text, limit, redact) if redact is not None else text
+
     def add(label: str, value: Any, rank: int) -> None:
         text = flatten(value) if value is not None else ""
         if text:
@@ -228,12 +241,12 @@ def build_input_request_text(
     add("DAG", _first(_attr(_get(context, "dag"), "dag_id"), _attr(ti, "dag_id")), 0)
     add("Task", _attr(ti, "task_id"), 0)
     add("Run", _first(_get(context, "run_id"), _attr(dag_run, "run_id")), 3)
-    add("Subject", cut(flatten(subject), max(_FIELD_MIN, limit // _SUBJECT_SHARE)), 0)
+    add("Subject", cut(flatten(clean(subject)), max(_FIELD_MIN, limit // _SUBJECT_SHARE)), 0)
     if body and body.strip():
-        lines.append(Line(f"\n{cut(quoted(body), max(_FIELD_MIN, limit // _BODY_SHARE))}\n", rank=1))
-    lines.append(_options_line([cut(flatten(option), share, "…") for option in options], multiple))
+        lines.append(Line(f"\n{cut(quoted(clean(body)), max(_FIELD_MIN, limit // _BODY_SHARE))}\n", rank=1))
+    lines.append(_options_line([cut(flatten(clean(option)), share, "…") for option in options], multiple))
     if defaults:
-        shown = ", ".join(cut(flatten(value), share, "…") for value in defaults)
+        shown = ", ".join(cut(flatten(clean(value)), share, "…") for value in defaults)
         add(f"If no answer by {flatten(respond_by)}" if respond_by else "Default", shown, 2)
     elif respond_by:
         add("Answer by", respond_by, 2)

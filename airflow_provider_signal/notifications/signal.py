@@ -119,7 +119,7 @@ class SignalNotifier(_compat.BaseNotifier):
                     else build_alert_text(context, self.kind, limit=limit, redact=hook.redact)
                 )
             else:
-                text = fit_text(hook.redact(text if isinstance(text, str) else str(text)), limit)
+                text = fit_text(text if isinstance(text, str) else str(text), limit, redact=hook.redact)
             hook.send_message(text, self.destinations or None)
         finally:
             hook.close()

@@ -151,7 +151,7 @@ def _leaky_error() -> str:
     warehouse = _compat.BaseHook.get_connection("warehouse")
     token = base64.b64encode(f"{signal.login}:{signal.password}".encode()).decode()
     return (
-        f"login refused: password={signal.password} token={token} dsn=postgres://etl:{warehouse.password}@db"
+        f"login refused: password={signal.password} token={token} url=postgres://etl:{warehouse.password}@db"
     )
 
 
@@ -178,4 +178,22 @@ with DAG("t_secrets", start_date=START, schedule=None):
     )
     SignalSendOperator(
         task_id="wrong_type", text="never sent", destinations=["447700900904"], signal_conn_id="warehouse"
+    )
+
+
+# Credentials a DAG file writes itself: no connection or variable, so Airflow's masker knows nothing.
+FREE_TEXT_URL = "postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse"
+FREE_TEXT_TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+
+with DAG("t_credentials", start_date=START, schedule=None):
+
+    @task(on_failure_callback=signal_failure_callback(["447700900910"]))
+    def connects() -> None:
+        raise RuntimeError(f"could not connect to {FREE_TEXT_URL}; token={FREE_TEXT_TOKEN}")
+
+    connects()
+    SignalSendOperator(
+        task_id="templated_credentials",
+        text=f"{{{{ ti.task_id }}}} loads from {FREE_TEXT_URL} with 'api_key': '{FREE_TEXT_TOKEN}'",
+        destinations=["447700900911"],
     )
