@@ -96,6 +96,38 @@ def test_the_state_file_keeps_the_incidents_and_refuses_to_be_misread(tmp_path: 
         state_file.load(path)
 
 
+def test_a_check_that_fails_on_its_url_never_quotes_its_password() -> None:
+    from airflow_provider_signal.watchdog.probe import check
+
+    failed = check("http://ops:S3cr3t@airflow.example.com:port/health", timeout=1)
+    assert failed.problem and "S3cr3t" not in failed.problem
+
+
+def test_an_answer_that_is_not_http_is_a_problem_not_a_crash() -> None:
+    import socket
+    import threading
+
+    from airflow_provider_signal.watchdog.probe import check
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def garble() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(4096)
+            connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    thread = threading.Thread(target=garble, daemon=True)
+    thread.start()
+    try:
+        failed = check(f"http://127.0.0.1:{port}/health", timeout=5)
+    finally:
+        thread.join(5)
+        server.close()
+    assert failed.problem is not None and not failed.ok
+
+
 def test_urls_are_shown_without_a_password_and_both_health_paths_are_known() -> None:
     assert (
         shown_url("https://ops:S3cr3t@airflow.example.com:8443/x")

@@ -9,6 +9,7 @@ no retries (the next check is the retry), and it keeps ``requests`` inside the S
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import ssl
@@ -102,8 +103,15 @@ def check(url: str, timeout: float) -> Check:
             raw = answer.read(MAX_ANSWER_BYTES + 1)
     except urllib.error.HTTPError as error:
         return Check(url, problem=f"HTTP {error.code} {error.reason}")
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        return Check(url, problem=_problem(error))
+    except (
+        urllib.error.URLError,
+        OSError,
+        ValueError,
+        http.client.HTTPException,
+    ) as error:  # garbled answers too
+        password = urllib.parse.urlsplit(url).password
+        problem = _problem(error)  # a malformed URL's error may quote it
+        return Check(url, problem=problem.replace(password, "***") if password else problem)
     try:
         parsed = _components(json.loads(raw[:MAX_ANSWER_BYTES]))
     except ValueError:

@@ -16,13 +16,10 @@ from importlib import import_module
 from typing import Any
 
 from docutils import nodes
+from signal_config import cell, table_with_head
 from sphinx.util.docutils import SphinxDirective
 
 COLUMNS = (("Option", 22), ("Default", 16), ("What it does", 62))
-
-
-def _cell(*children: nodes.Node) -> nodes.entry:
-    return nodes.entry("", nodes.paragraph("", "", *children))
 
 
 def _default(action: argparse.Action) -> nodes.Node:
@@ -35,25 +32,16 @@ def _default(action: argparse.Action) -> nodes.Node:
 
 def options_table(parser: argparse.ArgumentParser) -> nodes.table:
     """One row per option of ``parser`` (``--help`` left out), in the parser's order."""
-    table = nodes.table(classes=["signal-command-options"])
-    group = nodes.tgroup(cols=len(COLUMNS))
-    table += group
-    for _, width in COLUMNS:
-        group += nodes.colspec(colwidth=width)
-    head = nodes.thead()
-    head += nodes.row("", *(_cell(nodes.Text(title)) for title, _ in COLUMNS))
-    group += head
-    body = nodes.tbody()
+    table, body = table_with_head("signal-command-options", COLUMNS)
     for action in parser._actions:
         if isinstance(action, argparse._HelpAction) or not action.option_strings:
             continue
         name = action.option_strings[-1]
         row = nodes.row(ids=[nodes.make_id(f"{parser.prog}-{name.lstrip('-')}")])
-        row += _cell(nodes.literal(text=name))
-        row += _cell(_default(action))
-        row += _cell(nodes.Text(action.help or ""))
+        row += cell(nodes.literal(text=name))
+        row += cell(_default(action))
+        row += cell(nodes.Text(action.help or ""))
         body += row
-    group += body
     return table
 
 

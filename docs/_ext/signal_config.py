@@ -42,7 +42,7 @@ def _literal_or_empty(value: str | None) -> nodes.Node:
     return nodes.literal(text=value)
 
 
-def _cell(*children: nodes.Node) -> nodes.entry:
+def cell(*children: nodes.Node) -> nodes.entry:
     return nodes.entry("", nodes.paragraph("", "", *children))
 
 
@@ -51,27 +51,33 @@ def _row(section: str, key: str, option: dict[str, Any]) -> nodes.row:
     if option.get("example"):
         what += [nodes.Text(" Example: "), nodes.literal(text=option["example"])]
     row = nodes.row(ids=[key_id(section, key)])
-    row += _cell(nodes.literal(text=key))
-    row += _cell(nodes.Text(option["type"]))
-    row += _cell(_literal_or_empty(option.get("default")))
-    row += _cell(*what)
+    row += cell(nodes.literal(text=key))
+    row += cell(nodes.Text(option["type"]))
+    row += cell(_literal_or_empty(option.get("default")))
+    row += cell(*what)
     return row
+
+
+def table_with_head(css_class: str, columns: tuple[tuple[str, int], ...]) -> tuple[nodes.table, nodes.tbody]:
+    """An empty docutils table with ``columns`` (title, width) as its head, and its body to fill."""
+    table = nodes.table(classes=[css_class])
+    group = nodes.tgroup(cols=len(columns))
+    table += group
+    for _, width in columns:
+        group += nodes.colspec(colwidth=width)
+    head = nodes.thead()
+    head += nodes.row("", *(cell(nodes.Text(title)) for title, _ in columns))
+    group += head
+    body = nodes.tbody()
+    group += body
+    return table, body
 
 
 def config_table(section: str, declaration: dict[str, Any]) -> nodes.table:
     """A docutils table with one row per declared key, in declaration order."""
-    table = nodes.table(classes=["signal-config-table"])
-    group = nodes.tgroup(cols=len(COLUMNS))
-    table += group
-    for _, width in COLUMNS:
-        group += nodes.colspec(colwidth=width)
-    head = nodes.thead()
-    head += nodes.row("", *(_cell(nodes.Text(title)) for title, _ in COLUMNS))
-    group += head
-    body = nodes.tbody()
+    table, body = table_with_head("signal-config-table", COLUMNS)
     for key, option in declaration["options"].items():
         body += _row(section, key, option)
-    group += body
     return table
 
 
