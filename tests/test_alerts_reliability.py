@@ -54,8 +54,12 @@ def test_every_scheduler_killed_while_its_alert_hangs_at_the_api_still_alerts_ma
         before = deployment.emulator.request_count
         run_id = deployment.trigger("alerts_killed")
         finish(deployment, "alerts_killed", [run_id])
-        wait_until(  # the alert's request is out, hanging: its in-flight marker names its scheduler
-            lambda: deployment.emulator.request_count > before, "the alert's request never left", deployment
+        # This alert's own request is out, hanging (not a late one of an earlier test's):
+        # its in-flight marker names its scheduler.
+        wait_until(
+            lambda: any(b"alerts_killed" in r.body for r in deployment.emulator.requests[before:]),
+            "the alert's request never left",
+            deployment,
         )
         deployment.kill(*names)
         deployment.emulator.clear_faults()
