@@ -1,6 +1,8 @@
-"""The import-error watcher's sweep, in-process, against the emulator and a real SQLite metadata
-database: what the DAG processor writes in ``import_error`` becomes one message per breakage,
-change and fix; a send that certainly failed is retried, one that may have arrived is not."""
+"""The import-error watcher's sweep and the outbox that sends its notices, in-process, against the
+emulator and a real SQLite metadata database: what the DAG processor writes in ``import_error``
+becomes one message per breakage, change and fix; a send that certainly failed is retried, one
+that may have arrived is sent once more marked and never a third time; a notice whose scheduler
+died is sent by the next flush; files share their group's ``group_interval``."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_signal.alerts import file_notices, outbox, owners
 from airflow_provider_signal.alerts import import_errors as ie
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.import_watcher import ImportErrorWatcher
+from airflow_provider_signal.alerts.pipeline import Pipeline
 from airflow_provider_signal.testing import SignalAPIEmulator
 from alerts_db import AIRFLOW_3, T0, migrate
 
@@ -50,6 +54,7 @@ def clean() -> Iterator[None]:
             for statement in (
                 delete(ie._import_error_model()),
                 delete(Log).where(Log.event.in_(ie.IMPORT_EVENTS)),
+                delete(Log).where(Log.run_id.like(f"{file_notices.RUN_PREFIX}%")),
                 delete(DagTag).where(DagTag.dag_id.like("imp_%")),
                 delete(DagModel).where(DagModel.dag_id.like("imp_%")),
             ):
@@ -97,7 +102,8 @@ def set_error(file: str, last_line: str | None) -> None:
             session.add(model(timestamp=T0, **fields))
 
 
-def records() -> list[dict[str, Any]]:
+def decisions() -> list[dict[str, Any]]:
+    """The watcher's decision rows, oldest first."""
     from airflow.models.log import Log
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -107,6 +113,19 @@ def records() -> list[dict[str, Any]]:
             select(Log.extra).where(Log.event.in_(ie.IMPORT_EVENTS)).order_by(Log.id)
         ).all()
     return [json.loads(extra) for extra in extras]
+
+
+def outbox_rows(file: str) -> list[str]:
+    """The events of the outbox rows of ``file``'s notices, oldest first."""
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(Log.event, Log.run_id, Log.extra).where(Log.run_id.like(f"{file_notices.RUN_PREFIX}%"))
+        rows = session.execute(query.order_by(Log.id)).all()
+    ours = {row.run_id for row in rows if (json.loads(row.extra).get("file") or {}).get("path") == file}
+    return [row.event for row in rows if row.run_id in ours]
 
 
 class Clock:
@@ -120,9 +139,27 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+class Alerts:
+    """A scheduler's two threads, one step each: the watcher's sweep, then the sender's flush."""
+
+    def __init__(self, settings: AlertSettings, api: SignalAPIEmulator) -> None:
+        self.clock = Clock()
+        self.api = api
+        self.watcher = ImportErrorWatcher(settings, clock=self.clock)
+        self.pipeline = Pipeline(settings, self.clock, lambda: owners.this_process(None))
+
+    def step(self, seconds: float = 0) -> int:
+        """Advance the clock, sweep, flush; the messages delivered."""
+        self.clock.advance(seconds)
+        before = len(self.api.messages)
+        self.watcher.sweep()
+        self.pipeline.flush()
+        return len(self.api.messages) - before
+
+
 @pytest.fixture
-def watcher(signal_api: SignalAPIEmulator) -> Callable[..., tuple[ImportErrorWatcher, Clock]]:
-    def build(**settings: Any) -> tuple[ImportErrorWatcher, Clock]:
+def alerts(signal_api: SignalAPIEmulator) -> Callable[..., Alerts]:
+    def build(**settings: Any) -> Alerts:
         values: dict[str, Any] = {
             "enabled": True,
             "destinations": (ONCALL,),
@@ -130,32 +167,29 @@ def watcher(signal_api: SignalAPIEmulator) -> Callable[..., tuple[ImportErrorWat
             "send_retries": 0,
             "send_timeout": 2,
             "import_error_window": 0,
+            "group_interval": 0,
         }
         values.update(settings)
-        clock = Clock()
-        return ImportErrorWatcher(AlertSettings(**values), clock=clock), clock
+        return Alerts(AlertSettings(**values), signal_api)
 
     return build
 
 
 def test_one_message_per_breakage_change_and_fix(
-    signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
+    signal_api: SignalAPIEmulator, alerts: Callable[..., Alerts]
 ) -> None:
     add_dag("imp_orders", "orders.py", tags=("team-data",))
-    sweeper, clock = watcher()
+    scheduler = alerts()
     set_error("orders.py", "ModuleNotFoundError: No module named 'x'")
-    assert sweeper.sweep() == 1
+    assert scheduler.step() == 1
     for _ in range(3):  # re-parsed with the same error
-        clock.advance(10)
         set_error("orders.py", "ModuleNotFoundError: No module named 'x'")
-        assert sweeper.sweep() == 0
+        assert scheduler.step(10) == 0
     set_error("orders.py", "NameError: name 'y' is not defined")
-    clock.advance(10)
-    assert sweeper.sweep() == 1
+    assert scheduler.step(10) == 1
     set_error("orders.py", None)
-    clock.advance(100)
-    assert sweeper.sweep() == 1
-    assert sweeper.sweep() == 0
+    assert scheduler.step(100) == 1
+    assert scheduler.step() == 0
     broken, changed, fixed = signal_api.messages
     assert {m.destination for m in signal_api.messages} == {TEAM}
     assert broken.text.startswith("❌ Airflow DAG file broken\nFile: orders.py")
@@ -165,44 +199,64 @@ def test_one_message_per_breakage_change_and_fix(
     assert "New error: NameError: name 'y' is not defined" in changed.text
     assert fixed.text.startswith("✅ Airflow DAG file fixed\nFile: orders.py")
     assert "Broken for: 2 min 20 s" in fixed.text  # 30 s of re-parses, 10 s, 100 s
-    assert [(r["kind"], r["delivered"]) for r in records()] == [
-        ("broken", True),
-        ("changed", True),
-        ("fixed", True),
+    assert [(r["kind"], r["delivered"]) for r in decisions()] == [
+        ("broken", "queued"),
+        ("changed", "queued"),
+        ("fixed", "queued"),
     ]
+    delivered = ["signal_alert_queued", "signal_alert_attempt", "signal_import_delivered"]
+    assert outbox_rows("orders.py") == delivered * 3
 
 
 def test_files_broken_within_the_window_make_one_message(
-    signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
+    signal_api: SignalAPIEmulator, alerts: Callable[..., Alerts]
 ) -> None:
-    sweeper, clock = watcher(import_error_window=20)
+    scheduler = alerts(import_error_window=20)
     set_error("a.py", "RuntimeError: helper broken")
-    assert sweeper.sweep() == 0
-    clock.advance(10)
+    assert scheduler.step() == 0
     set_error("b.py", "RuntimeError: helper broken")
-    assert sweeper.sweep() == 0
-    clock.advance(10)
-    assert sweeper.sweep() == 1
+    assert scheduler.step(10) == 0
+    assert scheduler.step(10) == 1
     [message] = signal_api.messages
     assert message.text.startswith("❌ Airflow DAG file broken: 2 files\n")
     assert "File: a.py" in message.text and "File: b.py" in message.text
     assert message.destination == ONCALL  # no DAG known: the default recipients
 
 
+def test_news_for_the_same_recipients_waits_for_the_groups_interval_and_then_goes_out_together(
+    signal_api: SignalAPIEmulator, alerts: Callable[..., Alerts]
+) -> None:
+    scheduler = alerts(group_interval=60)
+    set_error("a.py", "RuntimeError: one")
+    assert scheduler.step() == 1
+    set_error("b.py", "RuntimeError: two")
+    assert scheduler.step(10) == 0  # 10 s after the group's last message
+    set_error("c.py", "RuntimeError: three")
+    assert scheduler.step(10) == 0
+    set_error("a.py", None)  # a fix is another group (kind): not held by the broken files' interval
+    assert scheduler.step(10) == 1
+    assert scheduler.step(29) == 0
+    assert scheduler.step(1) == 1  # 60 s after the first
+    first, fixed, later = signal_api.messages
+    assert "File: a.py" in first.text and fixed.text.startswith("✅ Airflow DAG file fixed\nFile: a.py")
+    assert later.text.startswith("❌ Airflow DAG file broken: 2 files\n")
+    assert "File: b.py" in later.text and "File: c.py" in later.text
+
+
 def test_an_import_error_alert_masks_credentials_in_the_error_and_keeps_its_link(
     signal_api: SignalAPIEmulator,
-    watcher: Callable[..., tuple[ImportErrorWatcher, Clock]],
+    alerts: Callable[..., Alerts],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for section in ("API", "WEBSERVER"):  # [api] base_url on 3.x, [webserver] on 2.11
         monkeypatch.setenv(f"AIRFLOW__{section}__BASE_URL", "http://host:8080")
-    sweeper, _ = watcher()
+    scheduler = alerts()
     set_error(
         "creds.py",
         "OperationalError: could not connect to postgresql://etl:S3cr3t-pw@db.internal:5432/warehouse; "
         "token=ghp_16C7e42F292c6912E7710c838347Ae178B4a",
     )
-    assert sweeper.sweep() == 1
+    assert scheduler.step() == 1
     [message] = signal_api.messages
     lines = message.text.splitlines()
     assert (
@@ -214,122 +268,110 @@ def test_an_import_error_alert_masks_credentials_in_the_error_and_keeps_its_link
 
 
 def test_an_import_error_is_redacted_before_it_is_cut_to_its_line(
-    signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
+    signal_api: SignalAPIEmulator, alerts: Callable[..., Alerts]
 ) -> None:
     from airflow_provider_signal import _compat
 
     secret = "Qz7-Secret-0123456789abcdef"
     _compat.mask_secret(secret)  # a value Airflow's masker knows (a connection the file read)
-    sweeper, _ = watcher()
+    scheduler = alerts()
     set_error("long.py", "RuntimeError: " + "x" * 260 + secret)  # the line is cut (at 300) inside it
-    assert sweeper.sweep() == 1
+    assert scheduler.step() == 1
     [message] = signal_api.messages
     for size in range(6, len(secret) + 1):
         assert secret[:size] not in message.text
 
 
 def test_a_muted_file_is_recorded_and_not_sent(
-    signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
+    signal_api: SignalAPIEmulator, alerts: Callable[..., Alerts]
 ) -> None:
     add_dag("imp_scratch", "scratch.py", tags=("signal_alerts:mute",))
-    sweeper, _ = watcher()
+    scheduler = alerts()
     set_error("scratch.py", "SyntaxError: invalid syntax")
-    assert sweeper.sweep() == 0
-    assert sweeper.sweep() == 0
+    assert scheduler.step() == 0
+    assert scheduler.step() == 0
     assert signal_api.messages == []
-    assert [r["delivered"] for r in records()] == ["muted"]
+    assert [r["delivered"] for r in decisions()] == ["muted"]
+    assert outbox_rows("scratch.py") == []
 
 
 def test_a_send_that_certainly_failed_is_retried_one_that_may_have_arrived_is_sent_once_more_marked(
-    signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
+    signal_api: SignalAPIEmulator, alerts: Callable[..., Alerts], caplog: pytest.LogCaptureFixture
 ) -> None:
-    sweeper, clock = watcher()
+    scheduler = alerts()
     set_error("a.py", "RuntimeError: one")
     signal_api.fail_next(1, status=503)
-    assert sweeper.sweep() == 0
-    assert records() == []  # the claim was withdrawn
-    clock.advance(10)
-    assert sweeper.sweep() == 1
+    assert scheduler.step() == 0
+    assert scheduler.step(10) == 1  # retried after its back-off
     set_error("a.py", "RuntimeError: two")
     signal_api.fail_next(2, action="hang", hang_seconds=5)  # the first copy and the marked one
-    clock.advance(10)
-    assert sweeper.sweep() == 0
-    clock.advance(10)
-    assert sweeper.sweep() == 0  # the marked copy hangs too: never a third
-    clock.advance(10)
-    assert sweeper.sweep() == 0
-    assert [(r["kind"], r["delivered"], r["copy"]) for r in records()] == [
-        ("broken", True, 1),
-        ("changed", "maybe", 2),
+    assert scheduler.step(10) == 0
+    assert scheduler.step(10) == 0  # the marked copy hangs too: never a third
+    with caplog.at_level("ERROR"):
+        assert scheduler.step(10) == 0
+    assert outbox_rows("a.py") == [
+        "signal_alert_queued",
+        "signal_alert_attempt",
+        "signal_alert_not_delivered",  # 503: certainly not delivered
+        "signal_alert_queued",
+        "signal_alert_attempt",
+        "signal_import_delivered",
+        "signal_alert_queued",  # the new error
+        "signal_alert_attempt",
+        "signal_alert_not_delivered",  # hung: may have arrived
+        "signal_alert_queued",
+        "signal_alert_attempt",
+        "signal_alert_not_delivered",  # the marked copy hung too
+        "signal_alert_queued",
+        "signal_alert_given_up",  # when its turn came: never a third copy
     ]
     assert len(signal_api.messages) == 1
     assert signal_api.request_count == 4  # 503, sent, hang, hang (marked)
     assert "Sent again: the first attempt may not have arrived" in signal_api.requests[-1].body.decode()
+    [given_up] = [r.getMessage() for r in caplog.records if "given up" in r.getMessage()]
+    assert "Signal alert for DAG file 'a.py' (changed) given up" in given_up
 
 
-def test_a_message_whose_scheduler_died_mid_send_arrives_marked_at_the_next_sweep(
-    signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
+def test_a_message_whose_scheduler_died_mid_send_arrives_marked_at_the_next_flush(
+    signal_api: SignalAPIEmulator, alerts: Callable[..., Alerts]
 ) -> None:
     import subprocess
     import sys
 
     from airflow.utils.session import create_session
 
-    from airflow_provider_signal.alerts import owners
+    from airflow_provider_signal.alerts.decision import Rules
 
     add_dag("imp_killed", "killed.py", tags=("team-data",))
     set_error("killed.py", "RuntimeError: warehouse down")
-    sweeper, clock = watcher()
+    set_error("other.py", "RuntimeError: in flight")
+    scheduler = alerts()
+    assert scheduler.watcher.sweep() == 2  # decided and queued; then its scheduler claims them
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
     gone = owners.Owner(None, owners.hostname(), int(dead.stdout))  # a process that has exited
     alive = owners.this_process(None)
-    with create_session() as session:  # what a killed scheduler left: recorded, not yet sent
-        [outcome] = ie.decide(
-            ie.histories(ie.read_records(session)), ie.current_errors(session), clock.now, 0
-        )[0]
-        ie.claim(
-            session,
-            outcome,
-            clock.now,
-            ["imp_killed"],
-            False,
-            recipients=[TEAM],
-            copy=1,
-            owner=gone.as_extra(),
-            deadline=(clock.now + timedelta(minutes=5)).isoformat(),
-        )
-    set_error("other.py", "RuntimeError: in flight")
-    with create_session() as session:  # and a send of a live process, still within its deadline
-        outcomes, _ = ie.decide(
-            ie.histories(ie.read_records(session)), ie.current_errors(session), clock.now, 0
-        )
-        [other] = [o for o in outcomes if o.filename.endswith("other.py")]
-        ie.claim(
-            session,
-            other,
-            clock.now,
-            [],
-            False,
-            recipients=[ONCALL],
-            copy=1,
-            owner=alive.as_extra(),
-            deadline=(clock.now + timedelta(minutes=5)).isoformat(),
-        )
-    assert sweeper.sweep() == 1
+    now, deadline = scheduler.clock.now, scheduler.clock.now + timedelta(minutes=5)
+    with create_session() as session:  # each marked in flight, its request out; one owner is dead
+        notices = {n.file.path: n for n in outbox.open_notices(session, now, 3600) if n.file is not None}
+        rules = Rules(0, 3600)
+        outbox.claim(session, [notices["killed.py"]], gone, now, deadline, rules)
+        outbox.claim(session, [notices["other.py"]], alive, now, deadline, rules)
+    assert scheduler.step() == 1
     [message] = signal_api.messages
     assert message.destination == TEAM and "File: killed.py" in message.text
     assert "Sent again: the first attempt may not have arrived" in message.text
-    assert sweeper.sweep() == 0  # delivered now; the live process's send is left to it
-    assert [(r["file"].rsplit("/", 1)[-1], r["delivered"]) for r in records()] == [
-        ("killed.py", True),
-        ("other.py", False),
-    ]
+    assert scheduler.step() == 0  # delivered now; the live process's send is left to it
+    assert outbox_rows("killed.py")[-1] == "signal_import_delivered"
+    assert outbox_rows("other.py") == ["signal_alert_queued", "signal_alert_attempt"]
+    assert scheduler.step(301) == 1  # the live one's deadline passed: it may have arrived
+    assert "File: other.py" in signal_api.messages[-1].text
+    assert "Sent again: the first attempt may not have arrived" in signal_api.messages[-1].text
 
 
 def test_a_silenced_file_is_recorded_and_not_sent_and_files_outside_it_are(
-    signal_api: SignalAPIEmulator, watcher: Callable[..., tuple[ImportErrorWatcher, Clock]]
+    signal_api: SignalAPIEmulator, alerts: Callable[..., Alerts]
 ) -> None:
     from airflow.models.variable import Variable
     from airflow.utils.session import create_session
@@ -350,18 +392,18 @@ def test_a_silenced_file_is_recorded_and_not_sent_and_files_outside_it_are(
     with create_session() as session:
         silence_store.save_new(session, upgrade)
     try:
-        sweeper, _ = watcher()
+        scheduler = alerts()
         set_error("warehouse.py", "ModuleNotFoundError: No module named 'warehouse_client'")
         set_error("reports.py", "SyntaxError: invalid syntax")
-        assert sweeper.sweep() == 1
-        assert sweeper.sweep() == 0
+        assert scheduler.step() == 1
+        assert scheduler.step() == 0
     finally:
         with create_session() as session:
             stored = delete(Variable).where(Variable.key == silence_store.PREFIX + upgrade.id)
             session.execute(stored.execution_options(synchronize_session=False))
     (message,) = signal_api.messages
     assert "reports.py" in message.text and "warehouse.py" not in message.text
-    assert sorted((r["file"].rsplit("/", 1)[-1], r["delivered"], r.get("silence")) for r in records()) == [
-        ("reports.py", True, None),
+    assert sorted((r["file"].rsplit("/", 1)[-1], r["delivered"], r.get("silence")) for r in decisions()) == [
+        ("reports.py", "queued", None),
         ("warehouse.py", "silenced", upgrade.id),
     ]

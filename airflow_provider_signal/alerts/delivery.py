@@ -1,5 +1,5 @@
-"""One message, sent: the text built for its run (or its group of runs) and handed to the hook,
-with what happened.
+"""One message, sent: the text built for its run (or its group of runs, or its DAG files) and
+handed to the hook, with what happened.
 
 Runs on the background sender's thread (never the scheduler's). The hook reads the
 ``[signal_alerts]`` connection, redacts the text and bounds each request by ``send_timeout`` and
@@ -13,10 +13,14 @@ import logging
 from dataclasses import dataclass, field
 
 from airflow_provider_signal.alerts.config import AlertSettings
-from airflow_provider_signal.alerts.kinds import FAILURE
+from airflow_provider_signal.alerts.import_text import FileReport, broken_text, fixed_text, import_errors_url
+from airflow_provider_signal.alerts.kinds import FAILURE, IMPORT_FIXED, FileKind
 from airflow_provider_signal.alerts.message import RunEvent, RunReport, failure_text, recovery_text, run_url
 
 log = logging.getLogger(__name__)
+
+MAX_FILES = 5
+"""Files named in one import-error message; more are summed up as "And N more"."""
 
 
 @dataclass
@@ -54,7 +58,6 @@ def send_group(settings: AlertSettings, reports: list[RunReport], recipients: li
     """Build the message for ``reports`` (one kind; a group of one is the single-run text) and
     send it through ``settings.conn_id``; never raise."""
     from airflow_provider_signal.alerts.group_text import group_text
-    from airflow_provider_signal.errors import SignalDeliveryError
     from airflow_provider_signal.hooks.signal import SignalHook
 
     event = reports[0].event
@@ -70,18 +73,63 @@ def send_group(settings: AlertSettings, reports: list[RunReport], recipients: li
         else:
             text = recovery_text(reports[0], limit=limit, redact=hook.redact)
         results = hook.send_message(text, recipients or None)
-    except SignalDeliveryError as error:
-        failed = [f.destination for f in error.failures if f.destination]
-        maybe = any(f.maybe_delivered for f in error.failures)
-        return SendOutcome(False, failed, maybe, str(error))
     except Exception as error:
-        return SendOutcome(False, list(recipients), False, f"{type(error).__name__}: {error}")
+        return _not_delivered(error, recipients)
     finally:
         hook.close()
     log.info(
         "Signal %s alert for %s sent to %d recipient(s).", event.kind, describe_group(reports), len(results)
     )
     return SendOutcome(True)
+
+
+def send_files(
+    settings: AlertSettings,
+    kind: FileKind,
+    files: list[FileReport],
+    recipients: list[str],
+    sent_again: bool = False,
+) -> SendOutcome:
+    """Build the import-error message for ``files`` (broken, or fixed) and send it through
+    ``settings.conn_id``; never raise."""
+    from airflow_provider_signal.hooks.signal import SignalHook
+
+    hook = SignalHook(settings.conn_id, timeout=settings.send_timeout, retries=settings.send_retries)
+    build = fixed_text if kind == IMPORT_FIXED else broken_text
+    try:
+        base, major = _ui_base()
+        text = build(
+            files,
+            link=import_errors_url(base, major),
+            max_files=MAX_FILES,
+            limit=hook.settings.max_text_length,
+            sent_again=sent_again,
+            redact=hook.redact,
+        )
+        results = hook.send_message(text, recipients or None)
+    except Exception as error:
+        return _not_delivered(error, recipients)
+    finally:
+        hook.close()
+    log.info(
+        "Signal import-error alert (%s) for %s sent to %d recipient(s).",
+        "fixed" if kind == IMPORT_FIXED else "broken",
+        ", ".join(report.path for report in files),
+        len(results),
+    )
+    return SendOutcome(True)
+
+
+def _not_delivered(error: Exception, recipients: list[str]) -> SendOutcome:
+    """A failed send: who is still to be sent to, and whether a copy may have arrived."""
+    from airflow_provider_signal.errors import SignalAPIError, SignalDeliveryError
+
+    if isinstance(error, SignalDeliveryError):
+        failed = [f.destination for f in error.failures if f.destination]
+        maybe = any(f.maybe_delivered for f in error.failures)
+        return SendOutcome(False, failed, maybe, str(error))
+    maybe = isinstance(error, SignalAPIError) and error.maybe_delivered
+    return SendOutcome(False, list(recipients), maybe, f"{type(error).__name__}: {error}")
 
 
 def _ui_base() -> tuple[str, int]:

@@ -6,7 +6,9 @@ routes never share a message). A group goes out when its earliest notice is due 
 seconds after the group's last delivered message; then every notice of the group waiting at
 that moment goes in the one message, the ones not yet due included (a fresh failure takes an
 older alert's retry along, and the other way round). A recovery waits while a failure notice of
-its DAG is still in the outbox: it never arrives before the failure it ends.
+its DAG is still in the outbox, and a fixed file while its broken notice is: neither arrives
+before the problem it ends. DAG files' notices form groups of their own kinds (``import_error``,
+``import_fixed``), so they never share a message with runs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from airflow_provider_signal.alerts.kinds import FAILURE
 from airflow_provider_signal.alerts.outbox import GroupKey, Notice, group_name
 
 
@@ -44,12 +45,12 @@ def ready_groups(
 
     ``force``: every group now, whatever its timing (a process stopping sends what it can).
     """
-    failing = {notice.event.dag_id for notice in notices if notice.event.kind == FAILURE}
+    open_problems = {notice.topic for notice in notices if not notice.ends_a_problem}
     groups: dict[GroupKey, list[Notice]] = {}
     waiting = False
     for notice in notices:
-        if notice.event.kind != FAILURE and notice.event.dag_id in failing:
-            waiting = True  # it goes after its failure's message
+        if notice.ends_a_problem and notice.topic in open_problems:
+            waiting = True  # it goes after its failure's (or breakage's) message
             continue
         groups.setdefault(notice.group, []).append(notice)
     ready: list[list[Notice]] = []

@@ -6,9 +6,10 @@ forgets nothing:
 - Airflow's ``import_error`` table: one row per file that failed its last parse (the DAG
   processor deletes the row in the parse that imports the file again: that is how "fixed" is
   detected, on both lines: no listener hook fires for it);
-- Airflow's audit log (the ``log`` table), where each message is recorded as a row with event
+- Airflow's audit log (the ``log`` table), where each decision is recorded as a row with event
   ``signal_import_broken`` or ``signal_import_fixed`` and, in ``extra``, the file, its bundle,
-  the error's fingerprint, since when the file is broken and whether the API accepted it.
+  the error's fingerprint, since when the file is broken and what became of it (queued in the
+  outbox, whose rows then tell its delivery (:mod:`.file_notices`), muted or silenced).
 
 The rules (:func:`decide`), per file:
 
@@ -30,8 +31,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
-
-from airflow_provider_signal.alerts.records import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -327,13 +326,13 @@ def claim(
     outcome: Outcome,
     since: datetime,
     dag_ids: list[str],
-    delivered: Any,
-    **in_flight: Any,
+    delivered: str,
+    **details: Any,
 ) -> int:
-    """Record the message before it is sent (the next sweep sees it: never twice); its row id.
+    """Record the decision (``delivered``: ``"queued"`` with its notice in the outbox,
+    ``"muted"``, ``"silenced"``), so the next sweep of any scheduler sees it: never twice; its row id.
 
-    ``in_flight``: the owner, deadline and recipients of the send, so that a claim whose sender
-    died is sent once more (:func:`unfinished_claims`).
+    ``details``: what else the row keeps (the recipients, the silence).
     """
     from airflow.models.log import Log
 
@@ -346,78 +345,9 @@ def claim(
         "kind": outcome.kind,
         "dags": dag_ids,
         "delivered": delivered,
-        **in_flight,
+        **details,
     }
     row = Log(event=event, owner=AUDIT_OWNER, extra=json.dumps(extra), dag_id=dag_ids[0] if dag_ids else None)
     session.add(row)
     session.flush()
     return int(row.id)
-
-
-def mark(session: Any, log_ids: Iterable[int], delivered: Any, **changes: Any) -> None:
-    """Set ``delivered`` (``True``, ``"maybe"``, ``"given_up"``) and ``changes`` in the claimed
-    rows' ``extra``."""
-    from airflow.models.log import Log
-    from sqlalchemy import select
-
-    for row in session.scalars(select(Log).where(Log.id.in_(sorted(set(log_ids))))):
-        data = json.loads(row.extra or "{}")
-        data["delivered"] = delivered
-        data.update(changes)
-        row.extra = json.dumps(data)
-
-
-@dataclass(frozen=True)
-class Unfinished:
-    """A claimed message without an outcome: its sender died mid-send, or its copy may have arrived."""
-
-    log_id: int
-    at: datetime  # when it was claimed
-    extra: dict[str, Any]
-
-    @property
-    def fixed(self) -> bool:
-        return self.extra.get("kind") == "fixed"
-
-    @property
-    def recipients(self) -> tuple[str, ...]:
-        value = self.extra.get("recipients")
-        return tuple(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else ()
-
-
-def unfinished_claims(session: Any, now: datetime, gone: Any) -> list[Unfinished]:
-    """Claims still to be settled: sent once (``copy`` 1) with ``delivered`` ``"maybe"``, or still
-    ``False`` (in flight) past their deadline or with an owner ``gone(extra)`` says no longer runs."""
-    from airflow.models.log import Log
-    from sqlalchemy import select
-
-    found: list[Unfinished] = []
-    rows = session.execute(select(Log.id, Log.extra, Log.dttm).where(Log.event.in_(IMPORT_EVENTS)))
-    for row in rows:
-        try:
-            data = json.loads(row.extra or "{}")
-        except ValueError:
-            continue
-        if (
-            not isinstance(data, dict)
-            or data.get("copy", 1) != 1
-            or data.get("delivered") not in (False, "maybe")
-        ):
-            continue
-        at = _aware(row.dttm) or now
-        if data.get("delivered") is False:
-            deadline = parse_time(data.get("deadline")) or at + timedelta(minutes=2)
-            expired = now >= deadline
-            if not expired and not gone(data.get("owner")):
-                continue  # in flight in a live process
-        found.append(Unfinished(int(row.id), at, data))
-    return found
-
-
-def unclaim(session: Any, log_ids: Iterable[int]) -> None:
-    """Delete claims whose message certainly did not arrive: the next sweep decides (and sends) again."""
-    from airflow.models.log import Log
-    from sqlalchemy import delete
-
-    claims = delete(Log).where(Log.id.in_(sorted(set(log_ids))))
-    session.execute(claims.execution_options(synchronize_session=False))

@@ -1,16 +1,23 @@
 """The one vocabulary of alert kinds: a failed run alerts as ``failure``, a successful one can
-alert as ``recovery``. ``notify_on``, the events the listener queues, the audit-log event names
-and the message texts all use these two words, mapped here and nowhere else."""
+alert as ``recovery``; a DAG file that stops importing as ``import_error``, and one that imports
+again as ``import_fixed``. ``notify_on``, the events the listener queues, the audit-log event
+names, the outbox's groups and the message texts all use these words, mapped here and nowhere else."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 RunKind = Literal["failure", "recovery"]
+FileKind = Literal["import_error", "import_fixed"]
+NoticeKind = Literal["failure", "recovery", "import_error", "import_fixed"]
 
 FAILURE: RunKind = "failure"
 RECOVERY: RunKind = "recovery"
 KINDS: tuple[RunKind, ...] = (FAILURE, RECOVERY)
+
+IMPORT_ERROR: FileKind = "import_error"
+IMPORT_FIXED: FileKind = "import_fixed"
+FILE_KINDS: tuple[FileKind, ...] = (IMPORT_ERROR, IMPORT_FIXED)
 
 _BY_RUN_STATE: dict[str, RunKind] = {"failed": FAILURE, "success": RECOVERY}
 

@@ -126,7 +126,7 @@ class SignalAlertListener:
             if self._import_watcher is None:
                 from airflow_provider_signal.alerts.import_watcher import ImportErrorWatcher
 
-                self._import_watcher = ImportErrorWatcher(sender.settings)
+                self._import_watcher = ImportErrorWatcher(sender.settings, wake=sender.wake)
             self._import_watcher.start_for(component)
         except Exception:
             log.exception("Signal import-error alerts could not start in this process")

@@ -1,8 +1,9 @@
 """The durable outbox: notices decided to be sent, waiting for their group, in Airflow's audit log.
 
 A notice is one ``signal_alert_queued`` row (see :mod:`.records` for every row kind) holding what
-its message needs: the run as the listener saw it, the recipients, the held-back count and when
-it is due (its ``group_wait`` ended, or its retry's back-off). Every process that sends reads the
+its message needs: the run as the listener saw it (or the DAG file, :mod:`.file_notices`), the
+recipients, the held-back count and when it is due (its ``group_wait`` ended, or its retry's
+back-off). Every process that sends reads the
 same rows, so a notice queued by a scheduler that died is sent by another one, and a retry is
 just a notice queued again.
 
@@ -10,19 +11,23 @@ just a notice queued again.
 scheduler taking the same group skips them), checked to be still open under the lock, and each
 gets its in-flight marker (owner and deadline) in the same transaction. :func:`settle` records
 what the send did: delivered, or not delivered and queued again with back-off (or given up).
+:func:`requeue_orphans` queues again, marked, a file's notice whose attempt has no outcome and
+whose owner no longer runs (a run's is found again by the sweep, :mod:`.sweep`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_signal.alerts import metrics, records
+from airflow_provider_signal.alerts import file_notices, metrics, records
 from airflow_provider_signal.alerts.decision import Outcome, Rules, decide_queued
 from airflow_provider_signal.alerts.delivery import SendOutcome, describe
-from airflow_provider_signal.alerts.kinds import FAILURE, RunKind
+from airflow_provider_signal.alerts.import_text import FileReport
+from airflow_provider_signal.alerts.kinds import FAILURE, IMPORT_FIXED, RECOVERY, NoticeKind
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.owners import Owner
 
@@ -34,13 +39,13 @@ RETRY_CAP = 60.0
 """The longest wait between two retries."""
 _EVENT_TIMES = ("logical_date", "start_date", "end_date")
 
-GroupKey = tuple[RunKind, tuple[str, ...]]
+GroupKey = tuple[NoticeKind, tuple[str, ...]]
 """What a message is for: one kind of notice, one set of recipients (``()``: the connection's)."""
 
 
 @dataclass(frozen=True)
 class Notice:
-    """A queued notice: one run's alert waiting for its group's message."""
+    """A queued notice: one run's alert (or one DAG file's news) waiting for its group's message."""
 
     row_id: int
     event: RunEvent
@@ -52,10 +57,39 @@ class Notice:
     first_row_id: int = 0  # the run's first queued row: held-back runs after it count in the next alert
     sent_again: bool = False  # an earlier copy may have arrived
     first_failure: datetime | None = None  # when an attempt first failed to reach the API
+    file: FileReport | None = None  # a DAG file's news: ``event`` is its subject (file_notices)
+
+    @property
+    def kind(self) -> NoticeKind:
+        return file_notices.kind_of(self.event) if self.file is not None else self.event.kind
 
     @property
     def group(self) -> GroupKey:
-        return (self.event.kind, self.recipients)
+        return (self.kind, self.recipients)
+
+    @property
+    def topic(self) -> tuple[str, ...]:
+        """What a failure opens and a recovery ends: the DAG, or the file."""
+        if self.file is not None:
+            return ("file", self.file.bundle, self.file.path)
+        return ("dag", self.event.dag_id)
+
+    @property
+    def ends_a_problem(self) -> bool:
+        """A recovery or a fix: it must not arrive before the failure (or breakage) it ends."""
+        return self.kind in (RECOVERY, IMPORT_FIXED)
+
+    @property
+    def counts_as_run(self) -> bool:
+        """A run's alert: what the ``signal_alerts.*`` counters count."""
+        return self.file is None
+
+
+def describe_notice(notice: Notice) -> str:
+    """How log lines name a notice: its run, or its file."""
+    if notice.file is not None:
+        return file_notices.describe_file(file_notices.kind_of(notice.event), notice.file)
+    return describe(notice.event)
 
 
 def group_name(key: GroupKey) -> str:
@@ -109,9 +143,12 @@ def queue(
     first_failure: datetime | None = None,
     reason: str = "",
     first_row_id: int | None = None,
+    file: FileReport | None = None,
 ) -> None:
     """Put a notice for ``event`` into the outbox (the caller's transaction commits it); a retry
-    passes ``first_row_id``, the row of the run's first notice."""
+    passes ``first_row_id``, the row of the run's first notice; a file's news passes ``file``
+    with its subject (:func:`.file_notices.subject`) as ``event``."""
+    kind: NoticeKind = file_notices.kind_of(event) if file is not None else event.kind
     records.record(
         session,
         records.QUEUED,
@@ -126,7 +163,8 @@ def queue(
         first_failure=first_failure.isoformat() if first_failure else None,
         reason=reason,
         first_queued_id=first_row_id,
-        group=group_name((event.kind, recipients)),
+        group=group_name((kind, recipients)),
+        file=file_notices.to_extra(file) if file is not None else None,
         **_event_extra(event),
     )
 
@@ -151,6 +189,7 @@ def _notice(row: records.Row, dag_id: str) -> Notice:
         sent_again=extra.get("sent_again") is True,
         first_failure=row.time("first_failure"),
         first_row_id=_int(extra.get("first_queued_id")) or row.id,
+        file=file_notices.from_extra(extra.get("file")) if not dag_id else None,
     )
 
 
@@ -172,8 +211,14 @@ def open_notices(session: Any, now: datetime, max_age: float) -> list[Notice]:
         row = records.Row(
             int(raw.id), str(raw.event), raw.run_id, records.aware(raw.dttm), records.parse_extra(raw.extra)
         )
-        newest[(str(raw.dag_id), row.run_id or "", row.clear_number)] = (row, str(raw.dag_id))
-    return [_notice(row, dag_id) for row, dag_id in newest.values() if row.event == records.QUEUED]
+        dag_id = str(raw.dag_id or "")  # "": a file's notice
+        newest[(dag_id, row.run_id or "", row.clear_number)] = (row, dag_id)
+    return [
+        notice
+        for row, dag_id in newest.values()
+        if row.event == records.QUEUED
+        and ((notice := _notice(row, dag_id)).file is not None or dag_id)  # never a row it cannot send
+    ]
 
 
 def last_delivered(session: Any, now: datetime, within: float) -> dict[str, datetime]:
@@ -184,7 +229,8 @@ def last_delivered(session: Any, now: datetime, within: float) -> dict[str, date
     if within <= 0:
         return {}
     query = select(Log.dttm, Log.extra).where(
-        Log.event.in_(records.DELIVERED.values()), Log.dttm >= now - timedelta(seconds=within)
+        Log.event.in_((*records.DELIVERED.values(), records.FILE_DELIVERED)),
+        Log.dttm >= now - timedelta(seconds=within),
     )
     last: dict[str, datetime] = {}
     for raw in session.execute(query):
@@ -233,10 +279,11 @@ def claim(
                 records.record(
                     session, records.GIVEN_UP, event, now, why=decision.reason.name, cause=state.last_cause
                 )
-                metrics.incr("given_up")
+                if notice.counts_as_run:
+                    metrics.incr("given_up")
                 log.error(
                     "Signal alert for %s given up: %s%s.",
-                    describe(event),
+                    describe_notice(notice),
                     decision.reason.value,
                     f" (last cause: {state.last_cause})" if state.last_cause else "",
                 )
@@ -273,7 +320,7 @@ def settle(
         if outcome.delivered:
             records.record(
                 session,
-                records.DELIVERED[event.kind],
+                records.FILE_DELIVERED if notice.file is not None else records.DELIVERED[event.kind],
                 event,
                 now,
                 delivered_at=now.isoformat(),
@@ -308,12 +355,14 @@ def settle(
             first_failure=notice.first_failure or (None if outcome.maybe_delivered else now),
             reason="RETRY",
             first_row_id=notice.first_row_id,
+            file=notice.file,
         )
         next_due = due if next_due is None or due < next_due else next_due
-        metrics.incr("retried")
+        if notice.counts_as_run:
+            metrics.incr("retried")
         log.warning(
             "Signal alert for %s not delivered via connection %r (attempt %d): %s; %s in %g s.",
-            describe(event),
+            describe_notice(notice),
             conn_id,
             tries,
             outcome.cause,
@@ -321,3 +370,77 @@ def settle(
             (due - now).total_seconds(),
         )
     return next_due
+
+
+def _newest_row_id(session: Any, run_id: str) -> int | None:
+    from airflow.models.log import Log
+    from sqlalchemy import func, select
+
+    query = select(func.max(Log.id)).where(
+        Log.dag_id.is_(None), Log.run_id == run_id, Log.event.in_(records.EVENTS)
+    )
+    return session.scalar(query)
+
+
+def requeue_orphans(
+    session: Any, now: datetime, max_age: float, gone: Callable[[dict[str, Any] | None], bool]
+) -> int:
+    """Queue again, to be sent once more marked as a possible repeat, every file's notice whose
+    last row is an attempt without an outcome past its deadline or whose owner ``gone`` says no
+    longer runs; how many. Each attempt's row is locked first (``SKIP LOCKED``), so with several
+    schedulers one of them queues it."""
+    from airflow.models.log import Log
+
+    query = records.select_rows().where(
+        Log.event.in_(records.EVENTS),
+        Log.dag_id.is_(None),
+        Log.run_id.like(f"{file_notices.RUN_PREFIX}%"),
+        Log.dttm >= rows_since(now, max_age),
+        Log.owner == records.AUDIT_OWNER,
+    )
+    newest: dict[str, records.Row] = {}
+    queued: dict[str, records.Row] = {}
+    for raw in session.execute(query.order_by(Log.id)):
+        row = records.Row(
+            int(raw.id), str(raw.event), raw.run_id, records.aware(raw.dttm), records.parse_extra(raw.extra)
+        )
+        newest[row.run_id or ""] = row
+        if row.event == records.QUEUED:
+            queued[row.run_id or ""] = row
+    orphans = [
+        (row, queued[run_id])
+        for run_id, row in newest.items()
+        if row.event == records.ATTEMPT
+        and run_id in queued
+        and (now >= (row.time("deadline") or now) or gone(row.extra.get("owner")))
+    ]
+    locked = _lock(session, [row.id for row, _ in orphans])
+    requeued = 0
+    for attempt, last_queued in orphans:
+        if attempt.id not in locked or _newest_row_id(session, attempt.run_id or "") != attempt.id:
+            continue  # another scheduler queues (or queued) it
+        notice = _notice(last_queued, "")
+        if notice.file is None:
+            continue
+        recipients = attempt.extra.get("recipients")
+        queue(
+            session,
+            notice.event,
+            now,
+            recipients=tuple(recipients) if isinstance(recipients, list) else notice.recipients,
+            due=now,
+            tries=notice.tries + 1,
+            sent_again=True,
+            first_failure=notice.first_failure,
+            reason="OWNER_GONE",
+            first_row_id=notice.first_row_id,
+            file=notice.file,
+        )
+        log.warning(
+            "Signal alert for %s: the process sending it no longer runs (%s); its message may have "
+            "arrived, so it is sent once more, marked as a possible repeat.",
+            describe_notice(notice),
+            attempt.extra.get("owner"),
+        )
+        requeued += 1
+    return requeued

@@ -1,16 +1,21 @@
-"""The alert pipeline, its stages in order. Every alert of a run goes this way:
+"""The alert pipeline, its stages in order. Every alert goes this way:
 
 1. **source**: the listener (a run ended) or the sweep (a run left without an outcome), in
    :mod:`.listener` and :mod:`.sweep`, hand a :class:`~.message.RunEvent` to the sender's queue;
-2. **decision** (:mod:`.triage`, rules in :mod:`.decision`): record the outcome, or queue a notice;
+   the import-error watcher (:mod:`.import_watcher`) reads Airflow's import errors;
+2. **decision** (:mod:`.triage`, rules in :mod:`.decision`; for files :mod:`.import_errors`):
+   record the outcome, or queue a notice (a file's: :mod:`.file_notices`);
 3. **outbox** (:mod:`.outbox`): the notice waits, durable, in Airflow's audit log;
 4. **grouping** (:mod:`.grouping`): notices of one kind for the same recipients go out together,
    after ``group_wait``, at most every ``group_interval``;
 5. **claim** (:mod:`.outbox`): the group's notices locked and marked in flight, with their owner;
-6. **delivery** (:mod:`.delivery`, texts in :mod:`.message` and :mod:`.group_text`): one message;
-7. **settle** (:mod:`.outbox`): delivered, or queued again with back-off, or given up.
+6. **delivery** (:mod:`.delivery`, texts in :mod:`.message`, :mod:`.group_text` and
+   :mod:`.import_text`): one message;
+7. **settle** (:mod:`.outbox`): delivered, or queued again with back-off, or given up; an
+   attempt whose owner died is queued again, marked (a run's by the sweep, a file's here).
 
-:class:`Pipeline` runs stages 2 to 7 on the sender's thread; each stage is its own module.
+:class:`Pipeline` runs stages 2 to 7 of runs and 3 to 7 of files on the sender's thread; each
+stage is its own module.
 """
 
 from __future__ import annotations
@@ -21,16 +26,19 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_signal.alerts import metrics, outbox, records
+from airflow_provider_signal.alerts import file_notices, metrics, outbox, owners, records
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.decision import Rules
-from airflow_provider_signal.alerts.delivery import SendOutcome, run_link, send_group
+from airflow_provider_signal.alerts.delivery import SendOutcome, run_link, send_files, send_group
 from airflow_provider_signal.alerts.group_text import TASKS_NAMED
 from airflow_provider_signal.alerts.grouping import Timing, ready_groups
-from airflow_provider_signal.alerts.kinds import FAILURE
+from airflow_provider_signal.alerts.import_text import FileReport
+from airflow_provider_signal.alerts.kinds import FAILURE, FileKind
 from airflow_provider_signal.alerts.message import FailedTask, RunEvent, RunReport
 from airflow_provider_signal.alerts.owners import Owner
 from airflow_provider_signal.alerts.triage import triage
+
+FilesSender = Callable[[AlertSettings, FileKind, list[FileReport], list[str], bool], SendOutcome]
 
 REPORTS_DETAILED = 200
 """Runs of a group whose failed tasks are read (a message has room for far fewer lines)."""
@@ -52,7 +60,8 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 class Pipeline:
     """Stages 2 to 7 for one process.
 
-    :param send: deliver one message (default: :func:`.delivery.send_group`); tests pass a spy.
+    :param send: deliver one message of runs (default: :func:`.delivery.send_group`); tests pass a spy.
+    :param send_files: deliver one message of DAG files (default: :func:`.delivery.send_files`).
     """
 
     def __init__(
@@ -61,11 +70,15 @@ class Pipeline:
         clock: Callable[[], datetime],
         owner: Callable[[], Owner],
         send: Callable[[AlertSettings, list[RunReport], list[str]], SendOutcome] = send_group,
+        send_files: Callable[
+            [AlertSettings, FileKind, list[FileReport], list[str], bool], SendOutcome
+        ] = send_files,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.owner = owner
         self.send = send
+        self.send_files = send_files
         self.rules = Rules(settings.cooldown, settings.max_delivery_age)
         self.timing = Timing(settings.group_wait, settings.group_interval)
 
@@ -82,8 +95,13 @@ class Pipeline:
         from airflow.utils.session import create_session
 
         now = self.clock()
+        max_age = self.settings.max_delivery_age
         with create_session() as session:
-            notices = outbox.open_notices(session, now, self.settings.max_delivery_age)
+            outbox.requeue_orphans(
+                session, now, max_age, lambda owner: owners.is_gone(session, owners.parse(owner))
+            )
+        with create_session() as session:
+            notices = outbox.open_notices(session, now, max_age)
             last = outbox.last_delivered(session, now, self.settings.group_interval)
         ready, next_due = ready_groups(notices, last, self.timing, now, force)
         for group in ready:
@@ -112,14 +130,24 @@ class Pipeline:
         deadline = now + timedelta(seconds=attempt_budget(self.settings, len(recipients)))
         with create_session() as session:
             claimed = outbox.claim(session, group, self.owner(), now, deadline, self.rules)
-            reports = [self._report(session, item, index, len(claimed)) for index, item in enumerate(claimed)]
+            files = [item.notice.file for item in claimed if item.notice.file is not None]
+            reports = (
+                []
+                if files
+                else [self._report(session, item, i, len(claimed)) for i, item in enumerate(claimed)]
+            )
         if not claimed:
             return None
-        outcome = self.send(self.settings, reports, recipients)
+        if files:
+            kind = file_notices.kind_of(claimed[0].notice.event)
+            again = any(item.copy == 2 for item in claimed)
+            outcome = self.send_files(self.settings, kind, files, recipients, again)
+        else:
+            outcome = self.send(self.settings, reports, recipients)
         done = self.clock()
         with create_session() as session:
             retry_due = outbox.settle(session, claimed, outcome, done, self.settings.conn_id)
-        if outcome.delivered:
+        if outcome.delivered and not files:
             for item in claimed:
                 metrics.incr("delivered")
                 ended = records.aware(item.notice.event.end_date)

@@ -13,7 +13,8 @@ restarts, and the UI's audit log shows each step beside the run it is about. The
 - ``signal_alert_not_delivered``: that send ended without the API's acceptance, with the cause,
   whether a copy may have arrived (``maybe``) and who is still to be sent to;
 - outcomes: ``signal_alert_failed`` / ``signal_alert_recovered`` (delivered, with
-  ``delivered_at``), ``signal_alert_held`` (cooldown), ``signal_alert_muted``,
+  ``delivered_at``; ``signal_import_delivered`` for a DAG file's notice, whose rows have no
+  DAG id), ``signal_alert_held`` (cooldown), ``signal_alert_muted``,
   ``signal_alert_silenced`` (with the silence's id and reason), ``signal_alert_skipped`` (set by
   hand), ``signal_alert_given_up`` (with ``why``).
 
@@ -50,7 +51,9 @@ MUTED = "signal_alert_muted"
 SILENCED = "signal_alert_silenced"
 SKIPPED = "signal_alert_skipped"
 GIVEN_UP = "signal_alert_given_up"
-OUTCOMES = (*DELIVERED.values(), HELD, MUTED, SILENCED, SKIPPED, GIVEN_UP)
+FILE_DELIVERED = "signal_import_delivered"
+"""A DAG file's notice (:mod:`.file_notices`) delivered; its rows carry no DAG id."""
+OUTCOMES = (*DELIVERED.values(), FILE_DELIVERED, HELD, MUTED, SILENCED, SKIPPED, GIVEN_UP)
 EVENTS = (*OUTCOMES, QUEUED, ATTEMPT, NOT_DELIVERED)
 _KIND_OF_DELIVERED = {event: kind for kind, event in DELIVERED.items()}
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -174,18 +177,22 @@ def _recipients(value: object, current: tuple[str, ...] | None) -> tuple[str, ..
 def run_states(session: Any, events: list[RunEvent], since: datetime) -> dict[tuple[str, str, int], RunState]:
     """:func:`run_state` for many runs in one read (rows written since ``since``)."""
     from airflow.models.log import Log
+    from sqlalchemy import and_, or_
 
     if not events:
         return {}
+    dag_ids = {event.dag_id for event in events if event.dag_id}
+    files = {event.run_id for event in events if not event.dag_id}  # a file's notice: no DAG id
+    subjects: list[Any] = [Log.dag_id.in_(dag_ids)] if dag_ids else []
+    if files:
+        subjects.append(and_(Log.dag_id.is_(None), Log.run_id.in_(files)))
     rows = session.execute(
-        select_rows()
-        .where(Log.dag_id.in_({event.dag_id for event in events}), Log.event.in_(EVENTS), Log.dttm >= since)
-        .order_by(Log.id)
+        select_rows().where(or_(*subjects), Log.event.in_(EVENTS), Log.dttm >= since).order_by(Log.id)
     )
     by_run: dict[tuple[str, str], list[Row]] = {}
     for raw in rows:
         row = Row(int(raw.id), str(raw.event), raw.run_id, aware(raw.dttm), parse_extra(raw.extra))
-        by_run.setdefault((str(raw.dag_id), row.run_id or ""), []).append(row)
+        by_run.setdefault((str(raw.dag_id or ""), row.run_id or ""), []).append(row)
     return {
         (event.dag_id, event.run_id, event.clear_number): fold_run(
             by_run.get((event.dag_id, event.run_id), []), event.clear_number
@@ -345,7 +352,7 @@ def record(session: Any, name: str, event: RunEvent, now: datetime, **extra: Any
     body = {"kind": event.kind, "run_end": end, "clear_number": event.clear_number, "at": now.isoformat()}
     body.update(extra)
     row = Log(event=name, owner=AUDIT_OWNER, extra=json.dumps(body, default=str))
-    row.dag_id, row.run_id, row.dttm = event.dag_id, event.run_id, now
+    row.dag_id, row.run_id, row.dttm = event.dag_id or None, event.run_id, now  # a file's notice: no DAG
     session.add(row)
     session.flush()
     return int(row.id)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_signal.alerts import metrics, owners
+from airflow_provider_signal.alerts import metrics, outbox, owners
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.delivery import describe
 from airflow_provider_signal.alerts.message import RunEvent
@@ -39,6 +39,7 @@ __all__ = ["SWEEP_GRACE", "AlertSender", "run_key"]
 log = logging.getLogger(__name__)
 
 _STOP = object()
+_WAKE = object()  # a notice was queued elsewhere in this process (the import-error watcher)
 FIRST_SWEEP_DELAY = 10.0
 """Seconds from a scheduler's start to its first sweep: the executor forks its workers right
 after the listener's ``on_starting``, and a child forked while this thread holds a database
@@ -118,6 +119,16 @@ class AlertSender:
             self._start()
         return True
 
+    def wake(self) -> None:
+        """Flush the outbox soon: another thread of this process (the import-error watcher)
+        queued a notice that is due. A full queue is busy anyway and flushes after it."""
+        if self._closed or self._pid != os.getpid():
+            return
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(_WAKE)
+        if self._thread is None:
+            self._start()
+
     def start_sweeping(self, only_if: Callable[[], bool] = lambda: True, job: Any = None) -> None:
         """Sweep the database soon and every ``sweep_interval`` seconds (in a scheduler).
 
@@ -196,7 +207,7 @@ class AlertSender:
                 log.error(
                     "Signal alert for %s not sent yet%s; it waits in the outbox (Airflow's audit log) "
                     "and a scheduler's sweep sends it within max_delivery_age.",
-                    describe(notice.event),
+                    outbox.describe_notice(notice),
                     f" ({cause})" if cause else "",
                 )
         except Exception as error:
@@ -252,7 +263,9 @@ class AlertSender:
                     if self._next_flush is None or self._next_flush > self.clock():
                         break
                 return
-            if item is not None:
+            if item is _WAKE:
+                self._due(self.clock())
+            elif item is not None:
                 self._safely(item)
                 if not self._queue.empty():
                     continue  # decide the whole burst first: it groups better
