@@ -244,6 +244,11 @@ def last_delivered(session: Any, now: datetime, within: float) -> dict[str, date
     return last
 
 
+def _about(notice: Notice) -> dict[str, Any]:
+    """What an outcome's row says of its notice beyond the run: its kind, and a file's path."""
+    return {"notice_kind": notice.kind, "path": notice.file.path if notice.file is not None else None}
+
+
 def _lock(session: Any, row_ids: list[int]) -> set[int]:
     from airflow.models.log import Log
     from airflow.utils.sqlalchemy import with_row_locks
@@ -277,7 +282,13 @@ def claim(
         if not decision.sends:
             if decision.outcome is Outcome.GIVE_UP:
                 records.record(
-                    session, records.GIVEN_UP, event, now, why=decision.reason.name, cause=state.last_cause
+                    session,
+                    records.GIVEN_UP,
+                    event,
+                    now,
+                    why=decision.reason.name,
+                    cause=state.last_cause,
+                    **_about(notice),
                 )
                 if notice.counts_as_run:
                     metrics.incr("given_up")
@@ -329,6 +340,7 @@ def settle(
                 group=group_name(notice.group),
                 size=len(claimed),
                 queued_id=notice.first_row_id,
+                **_about(notice),
             )
             continue
         records.record(

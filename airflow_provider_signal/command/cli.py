@@ -1,5 +1,6 @@
-"""``airflow-signal``: silences (``silence add|list|expire``), a test message through the alerts'
-connection (``test``), and the watchdog (``watchdog``, also installed as ``airflow-signal-watchdog``).
+"""``airflow-signal``: silences (``silence add|list|expire``), what the alerting is doing
+(``status``), a test message through the alerts' connection (``test``), and the watchdog
+(``watchdog``, also installed as ``airflow-signal-watchdog``).
 
 Run where the ``airflow`` command runs: it reads ``airflow.cfg`` and the metadata database the same
 way. The author of a silence is the user running the command. Exit status: 0 done, 1 failed (the
@@ -71,6 +72,11 @@ def parser() -> argparse.ArgumentParser:
     expire = silence.add_parser("expire", help="end a silence now")
     expire.add_argument("silence_id", metavar="ID", help="its id, from `silence list`")
 
+    status = commands.add_parser(
+        "status", help="what waits in the outbox, what was sent lately, cooldowns and silences"
+    )
+    status.add_argument("--json", action="store_true", help="as one JSON object")
+
     test = commands.add_parser("test", help="send a test message through [signal_alerts] conn_id")
     test.add_argument(
         "--destinations", default=None, help="recipients (default: [signal_alerts] destinations)"
@@ -132,6 +138,23 @@ def _silence(arguments: argparse.Namespace, out: Callable[[str], None]) -> int:
     return 0
 
 
+def _status(arguments: argparse.Namespace, out: Callable[[str], None]) -> int:
+    from airflow.utils.session import create_session
+
+    from airflow_provider_signal.alerts.config import load_settings
+    from airflow_provider_signal.alerts.status import as_text, read_status, to_json
+
+    settings = load_settings()
+    with create_session() as session:
+        status = read_status(session, settings, _now())
+    if arguments.json:
+        out(json.dumps(to_json(status)))
+    else:
+        for line in as_text(status):
+            out(line)
+    return 0
+
+
 def _test(arguments: argparse.Namespace, out: Callable[[str], None]) -> int:
     from airflow_provider_signal.alerts.config import load_settings
     from airflow_provider_signal.hooks.signal import SignalHook
@@ -158,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return watchdog(argv[1:])
     arguments = parser().parse_args(argv)
     try:
-        return (_silence if arguments.command == "silence" else _test)(arguments, print)
+        run = {"silence": _silence, "status": _status, "test": _test}[arguments.command]
+        return run(arguments, print)
     except (SignalInputError, LookupError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2 if isinstance(error, SignalInputError) else 1
