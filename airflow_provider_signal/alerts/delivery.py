@@ -10,6 +10,7 @@ sender records, so a failed send is retried or given up there, never lost here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from airflow_provider_signal.alerts.config import AlertSettings
@@ -58,29 +59,20 @@ def send_group(settings: AlertSettings, reports: list[RunReport], recipients: li
     """Build the message for ``reports`` (one kind; a group of one is the single-run text) and
     send it through ``settings.conn_id``; never raise."""
     from airflow_provider_signal.alerts.group_text import group_text
-    from airflow_provider_signal.hooks.signal import SignalHook
 
     event = reports[0].event
-    hook = SignalHook(settings.conn_id, timeout=settings.send_timeout, retries=settings.send_retries)
-    try:
-        limit = hook.settings.max_text_length
+
+    def build(limit: int, redact: Callable[[str], str]) -> str:
         if len(reports) > 1:
-            text = group_text(reports, link=group_link(event.kind), limit=limit, redact=hook.redact)
-        elif event.kind == FAILURE:
-            text = failure_text(
-                reports[0], max_tasks=settings.max_failed_tasks, limit=limit, redact=hook.redact
-            )
-        else:
-            text = recovery_text(reports[0], limit=limit, redact=hook.redact)
-        results = hook.send_message(text, recipients or None)
-    except Exception as error:
-        return _not_delivered(error, recipients)
-    finally:
-        hook.close()
-    log.info(
-        "Signal %s alert for %s sent to %d recipient(s).", event.kind, describe_group(reports), len(results)
-    )
-    return SendOutcome(True)
+            return group_text(reports, link=group_link(event.kind), limit=limit, redact=redact)
+        if event.kind == FAILURE:
+            return failure_text(reports[0], max_tasks=settings.max_failed_tasks, limit=limit, redact=redact)
+        return recovery_text(reports[0], limit=limit, redact=redact)
+
+    outcome, sent = _deliver(settings, build, recipients)
+    if outcome.delivered:
+        log.info("Signal %s alert for %s sent to %d recipient(s).", event.kind, describe_group(reports), sent)
+    return outcome
 
 
 def send_files(
@@ -92,32 +84,41 @@ def send_files(
 ) -> SendOutcome:
     """Build the import-error message for ``files`` (broken, or fixed) and send it through
     ``settings.conn_id``; never raise."""
+    text_for = fixed_text if kind == IMPORT_FIXED else broken_text
+
+    def build(limit: int, redact: Callable[[str], str]) -> str:
+        base, major = _ui_base()
+        link = import_errors_url(base, major)
+        return text_for(
+            files, link=link, max_files=MAX_FILES, limit=limit, sent_again=sent_again, redact=redact
+        )
+
+    outcome, sent = _deliver(settings, build, recipients)
+    if outcome.delivered:
+        log.info(
+            "Signal import-error alert (%s) for %s sent to %d recipient(s).",
+            "fixed" if kind == IMPORT_FIXED else "broken",
+            ", ".join(report.path for report in files),
+            sent,
+        )
+    return outcome
+
+
+def _deliver(
+    settings: AlertSettings, build: Callable[[int, Callable[[str], str]], str], recipients: list[str]
+) -> tuple[SendOutcome, int]:
+    """Build the text with the connection's length limit and redaction, send it through
+    ``settings.conn_id``, and say what happened (and to how many); never raise."""
     from airflow_provider_signal.hooks.signal import SignalHook
 
     hook = SignalHook(settings.conn_id, timeout=settings.send_timeout, retries=settings.send_retries)
-    build = fixed_text if kind == IMPORT_FIXED else broken_text
     try:
-        base, major = _ui_base()
-        text = build(
-            files,
-            link=import_errors_url(base, major),
-            max_files=MAX_FILES,
-            limit=hook.settings.max_text_length,
-            sent_again=sent_again,
-            redact=hook.redact,
-        )
-        results = hook.send_message(text, recipients or None)
+        results = hook.send_message(build(hook.settings.max_text_length, hook.redact), recipients or None)
     except Exception as error:
-        return _not_delivered(error, recipients)
+        return _not_delivered(error, recipients), 0
     finally:
         hook.close()
-    log.info(
-        "Signal import-error alert (%s) for %s sent to %d recipient(s).",
-        "fixed" if kind == IMPORT_FIXED else "broken",
-        ", ".join(report.path for report in files),
-        len(results),
-    )
-    return SendOutcome(True)
+    return SendOutcome(True), len(results)
 
 
 def _not_delivered(error: Exception, recipients: list[str]) -> SendOutcome:
