@@ -22,8 +22,9 @@ from airflow_provider_signal.validation import normalise_destinations, shown
 
 SECTION = "signal_alerts"
 _WEEK = 7 * 24 * 3600.0
-# Run alerts (failure, recovery) and DAG files that stop importing (import_error).
-NOTIFY_KINDS: tuple[str, ...] = (*KINDS, "import_error")
+# Run alerts (failure, recovery), DAG files that stop importing (import_error) and Airflow's own
+# components (health).
+NOTIFY_KINDS: tuple[str, ...] = (*KINDS, "import_error", "health")
 
 
 def _option(kind: str, default: str | None, description: str, example: str | None = None) -> dict[str, Any]:
@@ -58,9 +59,11 @@ CONFIG_SECTION: dict[str, Any] = {
             "string",
             "failure",
             "What to alert on, comma-separated: failure (a DAG run failed), recovery (the first "
-            "successful run of a DAG after a failure alert) and import_error (a DAG file stopped "
-            "importing, or imports again; sent by the scheduler).",
-            "failure,recovery,import_error",
+            "successful run of a DAG after a failure alert), import_error (a DAG file stopped "
+            "importing, or imports again; sent by the scheduler) and health (a scheduler, DAG "
+            "processor or triggerer without a heartbeat, fewer schedulers than usual, tasks stuck "
+            "in queued; sent by every component still running).",
+            "failure,recovery,import_error,health",
         ),
         "mute_tag": _option(
             "string",
@@ -112,6 +115,37 @@ CONFIG_SECTION: dict[str, Any] = {
             "Seconds between two messages of one group (one kind, the same recipients): further "
             "alerts after a group's message go out together, at most this often. 0: as soon as "
             "their group_wait ends. From 0 to 86400.",
+        ),
+        "health_destinations": _option(
+            "string",
+            "",
+            "Recipients of health messages (notify_on health), comma-separated: the people who run "
+            "Airflow itself. Empty: destinations.",
+            "+447700900789",
+        ),
+        "health_threshold": _option(
+            "float",
+            "180",
+            "Seconds without a heartbeat after which a scheduler, DAG processor or triggerer counts "
+            "as down (notify_on health); long enough that an ordinary restart sends nothing. From 10 "
+            "to 86400.",
+        ),
+        "health_interval": _option(
+            "float",
+            "30",
+            "Seconds between two health checks of each component that watches the others "
+            "(notify_on health). From 1 to 3600.",
+        ),
+        "stuck_after": _option(
+            "float",
+            "300",
+            "Seconds a task may wait in queued before the health check reports tasks stuck (no "
+            "worker takes them); keep it below [scheduler] task_queued_timeout. From 10 to 86400.",
+        ),
+        "repeat_interval": _option(
+            "float",
+            "14400",
+            "Seconds between two reminders of a health incident that lasts. 0: no reminder. At most 7 days.",
         ),
         "alert_on_manual": _option(
             "boolean",
@@ -189,6 +223,11 @@ class AlertSettings:
     shutdown_timeout: float = 10.0
     max_delivery_age: float = 3600.0
     sweep_interval: float = 30.0
+    health_destinations: tuple[str, ...] = ()
+    health_threshold: float = 180.0
+    health_interval: float = 30.0
+    stuck_after: float = 300.0
+    repeat_interval: float = 14400.0
 
     def is_muted(self, dag_id: str, tags: Iterable[str]) -> bool:
         """True when the DAG's id matches a muted pattern or it carries the mute tag."""
@@ -204,6 +243,10 @@ class AlertSettings:
             for number in self.routes.get(tag, ()):
                 routed.setdefault(number, None)
         return list(routed) if routed else list(self.destinations)
+
+    def health_recipients(self) -> list[str]:
+        """Who hears of Airflow's own health: ``health_destinations``, else ``destinations``."""
+        return list(self.health_destinations or self.destinations)
 
 
 def _fail(key: str, value: object, why: str) -> SignalInputError:
@@ -321,6 +364,11 @@ def parse_settings(get: Callable[[str], str | None]) -> AlertSettings:
         group_interval=_number("group_interval", text("group_interval", "60"), float, 0, 86400),
         max_delivery_age=_number("max_delivery_age", text("max_delivery_age", "3600"), float, 1, _WEEK),
         sweep_interval=_number("sweep_interval", text("sweep_interval", "30"), float, 1, 3600),
+        health_destinations=_numbers("health_destinations", text("health_destinations", "")),
+        health_threshold=_number("health_threshold", text("health_threshold", "180"), float, 10, 86400),
+        health_interval=_number("health_interval", text("health_interval", "30"), float, 1, 3600),
+        stuck_after=_number("stuck_after", text("stuck_after", "300"), float, 10, 86400),
+        repeat_interval=_number("repeat_interval", text("repeat_interval", "14400"), float, 0, _WEEK),
     )
 
 

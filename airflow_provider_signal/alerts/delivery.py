@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from airflow_provider_signal.alerts.config import AlertSettings
+from airflow_provider_signal.alerts.health_text import HealthReport, health_text, health_url
 from airflow_provider_signal.alerts.import_text import FileReport, broken_text, fixed_text, import_errors_url
 from airflow_provider_signal.alerts.kinds import FAILURE, IMPORT_FIXED, FileKind
 from airflow_provider_signal.alerts.message import RunEvent, RunReport, failure_text, recovery_text, run_url
@@ -99,6 +100,28 @@ def send_files(
             "Signal import-error alert (%s) for %s sent to %d recipient(s).",
             "fixed" if kind == IMPORT_FIXED else "broken",
             ", ".join(report.path for report in files),
+            sent,
+        )
+    return outcome
+
+
+def send_health(
+    settings: AlertSettings, reports: list[HealthReport], recipients: list[str], sent_again: bool = False
+) -> SendOutcome:
+    """Build the health message for ``reports`` (starts and reminders, or ends) and send it
+    through ``settings.conn_id``; never raise."""
+
+    def build(limit: int, redact: Callable[[str], str]) -> str:
+        base, major = _ui_base()
+        return health_text(
+            reports, link=health_url(base, major), limit=limit, sent_again=sent_again, redact=redact
+        )
+
+    outcome, sent = _deliver(settings, build, recipients)
+    if outcome.delivered:
+        log.info(
+            "Signal health alert for %s sent to %d recipient(s).",
+            ", ".join(f"{report.key} ({report.action})" for report in reports),
             sent,
         )
     return outcome

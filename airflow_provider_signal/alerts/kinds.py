@@ -1,7 +1,9 @@
 """The one vocabulary of alert kinds: a failed run alerts as ``failure``, a successful one can
 alert as ``recovery``; a DAG file that stops importing as ``import_error``, and one that imports
-again as ``import_fixed``. ``notify_on``, the events the listener queues, the audit-log event
-names, the outbox's groups and the message texts all use these words, mapped here and nowhere else."""
+again as ``import_fixed``; a part of Airflow itself that stops (no scheduler heartbeat, tasks stuck
+in ``queued``) as ``health``, and its end as ``health_resolved``. ``notify_on``, the events the
+listener queues, the audit-log event names, the outbox's groups and the message texts all use
+these words, mapped here and nowhere else."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from typing import Literal
 
 RunKind = Literal["failure", "recovery"]
 FileKind = Literal["import_error", "import_fixed"]
-NoticeKind = Literal["failure", "recovery", "import_error", "import_fixed"]
+HealthKind = Literal["health", "health_resolved"]
+NoticeKind = Literal["failure", "recovery", "import_error", "import_fixed", "health", "health_resolved"]
 
 FAILURE: RunKind = "failure"
 RECOVERY: RunKind = "recovery"
@@ -18,6 +21,9 @@ KINDS: tuple[RunKind, ...] = (FAILURE, RECOVERY)
 IMPORT_ERROR: FileKind = "import_error"
 IMPORT_FIXED: FileKind = "import_fixed"
 FILE_KINDS: tuple[FileKind, ...] = (IMPORT_ERROR, IMPORT_FIXED)
+
+HEALTH: HealthKind = "health"
+HEALTH_RESOLVED: HealthKind = "health_resolved"
 
 _BY_RUN_STATE: dict[str, RunKind] = {"failed": FAILURE, "success": RECOVERY}
 

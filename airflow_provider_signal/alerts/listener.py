@@ -44,6 +44,7 @@ class SignalAlertListener:
         self._lock = threading.Lock()
         self._seen: OrderedDict[tuple[str, str, str, int], None] = OrderedDict()
         self._import_watcher: Any = None
+        self._health_watcher: Any = None
 
     def _ready(self) -> AlertSender | None:
         if self._sender is not None:
@@ -104,7 +105,8 @@ class SignalAlertListener:
     @hookimpl
     def on_starting(self, component: Any) -> None:
         """In a scheduler, start the sender's sweep for failed runs left without an alert and,
-        with ``import_error`` in ``notify_on``, the import-error watcher.
+        with ``import_error`` in ``notify_on``, the import-error watcher; with ``health``, in a
+        scheduler, DAG processor or triggerer, the health watcher.
 
         Airflow calls this from ``Job.__init__``, before the runner sets ``job_type``: the
         sender and the watcher ask the job's type when their first sweep is due.
@@ -130,6 +132,19 @@ class SignalAlertListener:
             self._import_watcher.start_for(component)
         except Exception:
             log.exception("Signal import-error alerts could not start in this process")
+        self._start_health(sender, component)
+
+    def _start_health(self, sender: AlertSender | None, component: Any) -> None:
+        try:
+            if sender is None or "health" not in sender.settings.notify_on:
+                return  # no thread, no query
+            if self._health_watcher is None:
+                from airflow_provider_signal.alerts.health_watcher import HealthWatcher
+
+                self._health_watcher = HealthWatcher(sender.settings, wake=sender.wake)
+            self._health_watcher.start_for(component)
+        except Exception:
+            log.exception("Signal health alerts could not start in this process")
 
     @hookimpl
     def before_stopping(self, component: Any) -> None:
@@ -137,6 +152,8 @@ class SignalAlertListener:
         try:
             if self._import_watcher is not None:
                 self._import_watcher.stop()
+            if self._health_watcher is not None:
+                self._health_watcher.stop()
             if self._sender is not None:
                 self._sender.close()
         except Exception:

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_signal.alerts import file_notices, metrics, records
+from airflow_provider_signal.alerts import file_notices, health_notices, metrics, records
 from airflow_provider_signal.alerts.decision import Outcome, Rules, decide_queued
 from airflow_provider_signal.alerts.delivery import SendOutcome, describe
+from airflow_provider_signal.alerts.health_text import HealthReport
 from airflow_provider_signal.alerts.import_text import FileReport
-from airflow_provider_signal.alerts.kinds import FAILURE, IMPORT_FIXED, RECOVERY, NoticeKind
+from airflow_provider_signal.alerts.kinds import FAILURE, HEALTH_RESOLVED, IMPORT_FIXED, RECOVERY, NoticeKind
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.owners import Owner
 
@@ -58,9 +59,12 @@ class Notice:
     sent_again: bool = False  # an earlier copy may have arrived
     first_failure: datetime | None = None  # when an attempt first failed to reach the API
     file: FileReport | None = None  # a DAG file's news: ``event`` is its subject (file_notices)
+    health: HealthReport | None = None  # a health incident's news: ``event`` is its subject
 
     @property
     def kind(self) -> NoticeKind:
+        if self.health is not None:
+            return health_notices.kind_of(self.event)
         return file_notices.kind_of(self.event) if self.file is not None else self.event.kind
 
     @property
@@ -69,24 +73,35 @@ class Notice:
 
     @property
     def topic(self) -> tuple[str, ...]:
-        """What a failure opens and a recovery ends: the DAG, or the file."""
+        """What a failure opens and a recovery ends: the DAG, the file, or the health incident."""
+        if self.health is not None:
+            return ("health", self.health.key)
         if self.file is not None:
             return ("file", self.file.bundle, self.file.path)
         return ("dag", self.event.dag_id)
 
     @property
     def ends_a_problem(self) -> bool:
-        """A recovery or a fix: it must not arrive before the failure (or breakage) it ends."""
-        return self.kind in (RECOVERY, IMPORT_FIXED)
+        """A recovery, a fix or an incident's end: never before the problem it ends."""
+        return self.kind in (RECOVERY, IMPORT_FIXED, HEALTH_RESOLVED)
 
     @property
     def counts_as_run(self) -> bool:
         """A run's alert: what the ``signal_alerts.*`` counters count."""
-        return self.file is None
+        return self.file is None and self.health is None
+
+    @property
+    def delivered_event(self) -> str:
+        """The audit-log event of its delivery."""
+        if self.health is not None:
+            return records.HEALTH_DELIVERED
+        return records.FILE_DELIVERED if self.file is not None else records.DELIVERED[self.event.kind]
 
 
 def describe_notice(notice: Notice) -> str:
-    """How log lines name a notice: its run, or its file."""
+    """How log lines name a notice: its run, its file, or its health incident."""
+    if notice.health is not None:
+        return health_notices.describe_health(notice.health)
     if notice.file is not None:
         return file_notices.describe_file(file_notices.kind_of(notice.event), notice.file)
     return describe(notice.event)
@@ -144,11 +159,19 @@ def queue(
     reason: str = "",
     first_row_id: int | None = None,
     file: FileReport | None = None,
+    health: HealthReport | None = None,
 ) -> None:
     """Put a notice for ``event`` into the outbox (the caller's transaction commits it); a retry
     passes ``first_row_id``, the row of the run's first notice; a file's news passes ``file``
-    with its subject (:func:`.file_notices.subject`) as ``event``."""
-    kind: NoticeKind = file_notices.kind_of(event) if file is not None else event.kind
+    with its subject (:func:`.file_notices.subject`) as ``event``, a health incident's ``health``
+    (subject: :func:`.health_notices.subject`)."""
+    kind: NoticeKind = (
+        health_notices.kind_of(event)
+        if health is not None
+        else file_notices.kind_of(event)
+        if file is not None
+        else event.kind
+    )
     records.record(
         session,
         records.QUEUED,
@@ -165,6 +188,7 @@ def queue(
         first_queued_id=first_row_id,
         group=group_name((kind, recipients)),
         file=file_notices.to_extra(file) if file is not None else None,
+        health=health_notices.to_extra(health) if health is not None else None,
         **_event_extra(event),
     )
 
@@ -190,6 +214,7 @@ def _notice(row: records.Row, dag_id: str) -> Notice:
         first_failure=row.time("first_failure"),
         first_row_id=_int(extra.get("first_queued_id")) or row.id,
         file=file_notices.from_extra(extra.get("file")) if not dag_id else None,
+        health=health_notices.from_extra(extra.get("health")) if not dag_id else None,
     )
 
 
@@ -211,14 +236,11 @@ def open_notices(session: Any, now: datetime, max_age: float) -> list[Notice]:
         row = records.Row(
             int(raw.id), str(raw.event), raw.run_id, records.aware(raw.dttm), records.parse_extra(raw.extra)
         )
-        dag_id = str(raw.dag_id or "")  # "": a file's notice
+        dag_id = str(raw.dag_id or "")  # "": a file's or a health incident's notice
         newest[(dag_id, row.run_id or "", row.clear_number)] = (row, dag_id)
-    return [
-        notice
-        for row, dag_id in newest.values()
-        if row.event == records.QUEUED
-        and ((notice := _notice(row, dag_id)).file is not None or dag_id)  # never a row it cannot send
-    ]
+    notices = [_notice(row, dag_id) for row, dag_id in newest.values() if row.event == records.QUEUED]
+    # never a row it cannot send: a run's, or a file's or an incident's that parsed
+    return [n for n in notices if n.event.dag_id or n.file is not None or n.health is not None]
 
 
 def last_delivered(session: Any, now: datetime, within: float) -> dict[str, datetime]:
@@ -229,7 +251,7 @@ def last_delivered(session: Any, now: datetime, within: float) -> dict[str, date
     if within <= 0:
         return {}
     query = select(Log.dttm, Log.extra).where(
-        Log.event.in_((*records.DELIVERED.values(), records.FILE_DELIVERED)),
+        Log.event.in_((*records.DELIVERED.values(), records.FILE_DELIVERED, records.HEALTH_DELIVERED)),
         Log.dttm >= now - timedelta(seconds=within),
     )
     last: dict[str, datetime] = {}
@@ -245,8 +267,12 @@ def last_delivered(session: Any, now: datetime, within: float) -> dict[str, date
 
 
 def _about(notice: Notice) -> dict[str, Any]:
-    """What an outcome's row says of its notice beyond the run: its kind, and a file's path."""
-    return {"notice_kind": notice.kind, "path": notice.file.path if notice.file is not None else None}
+    """What an outcome's row says of its notice beyond the run: its kind, a file's path, an
+    incident's key."""
+    about: dict[str, Any] = {"notice_kind": notice.kind, "path": notice.file.path if notice.file else None}
+    if notice.health is not None:
+        about["incident"] = notice.health.key
+    return about
 
 
 def _lock(session: Any, row_ids: list[int]) -> set[int]:
@@ -331,7 +357,7 @@ def settle(
         if outcome.delivered:
             records.record(
                 session,
-                records.FILE_DELIVERED if notice.file is not None else records.DELIVERED[event.kind],
+                notice.delivered_event,
                 event,
                 now,
                 delivered_at=now.isoformat(),
@@ -368,6 +394,7 @@ def settle(
             reason="RETRY",
             first_row_id=notice.first_row_id,
             file=notice.file,
+            health=notice.health,
         )
         next_due = due if next_due is None or due < next_due else next_due
         if notice.counts_as_run:
@@ -397,16 +424,18 @@ def _newest_row_id(session: Any, run_id: str) -> int | None:
 def requeue_orphans(
     session: Any, now: datetime, max_age: float, gone: Callable[[dict[str, Any] | None], bool]
 ) -> int:
-    """Queue again, to be sent once more marked as a possible repeat, every file's notice whose
+    """Queue again, to be sent once more marked as a possible repeat, every file's (or health
+    incident's) notice whose
     last row is an attempt without an outcome past its deadline or whose owner ``gone`` says no
     longer runs; how many. Each attempt's row is locked first (``SKIP LOCKED``), so with several
     schedulers one of them queues it."""
     from airflow.models.log import Log
+    from sqlalchemy import or_
 
     query = records.select_rows().where(
         Log.event.in_(records.EVENTS),
         Log.dag_id.is_(None),
-        Log.run_id.like(f"{file_notices.RUN_PREFIX}%"),
+        or_(Log.run_id.like(f"{file_notices.RUN_PREFIX}%"), Log.run_id.like(f"{health_notices.RUN_PREFIX}%")),
         Log.dttm >= rows_since(now, max_age),
         Log.owner == records.AUDIT_OWNER,
     )
@@ -432,7 +461,7 @@ def requeue_orphans(
         if attempt.id not in locked or _newest_row_id(session, attempt.run_id or "") != attempt.id:
             continue  # another scheduler queues (or queued) it
         notice = _notice(last_queued, "")
-        if notice.file is None:
+        if notice.file is None and notice.health is None:
             continue
         recipients = attempt.extra.get("recipients")
         queue(
@@ -447,6 +476,7 @@ def requeue_orphans(
             reason="OWNER_GONE",
             first_row_id=notice.first_row_id,
             file=notice.file,
+            health=notice.health,
         )
         log.warning(
             "Signal alert for %s: the process sending it no longer runs (%s); its message may have "

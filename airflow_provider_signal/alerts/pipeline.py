@@ -2,19 +2,21 @@
 
 1. **source**: the listener (a run ended) or the sweep (a run left without an outcome), in
    :mod:`.listener` and :mod:`.sweep`, hand a :class:`~.message.RunEvent` to the sender's queue;
-   the import-error watcher (:mod:`.import_watcher`) reads Airflow's import errors;
-2. **decision** (:mod:`.triage`, rules in :mod:`.decision`; for files :mod:`.import_errors`):
-   record the outcome, or queue a notice (a file's: :mod:`.file_notices`);
+   the import-error watcher (:mod:`.import_watcher`) reads Airflow's import errors, the health
+   watcher (:mod:`.health_watcher`) the components' heartbeats and the queued tasks;
+2. **decision** (:mod:`.triage`, rules in :mod:`.decision`; for files :mod:`.import_errors`, for
+   health :mod:`.health`): record the outcome, or queue a notice (a file's: :mod:`.file_notices`,
+   an incident's: :mod:`.health_notices`);
 3. **outbox** (:mod:`.outbox`): the notice waits, durable, in Airflow's audit log;
 4. **grouping** (:mod:`.grouping`): notices of one kind for the same recipients go out together,
    after ``group_wait``, at most every ``group_interval``;
 5. **claim** (:mod:`.outbox`): the group's notices locked and marked in flight, with their owner;
 6. **delivery** (:mod:`.delivery`, texts in :mod:`.message`, :mod:`.group_text` and
-   :mod:`.import_text`): one message;
+   :mod:`.import_text`, :mod:`.health_text`): one message;
 7. **settle** (:mod:`.outbox`): delivered, or queued again with back-off, or given up; an
-   attempt whose owner died is queued again, marked (a run's by the sweep, a file's here).
+   attempt whose owner died is queued again, marked (a run's by the sweep, any other here).
 
-:class:`Pipeline` runs stages 2 to 7 of runs and 3 to 7 of files on the sender's thread; each
+:class:`Pipeline` runs stages 2 to 7 of runs and 3 to 7 of the rest on the sender's thread; each
 stage is its own module.
 """
 
@@ -29,9 +31,16 @@ from typing import Any
 from airflow_provider_signal.alerts import file_notices, metrics, outbox, owners, records
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.decision import Rules
-from airflow_provider_signal.alerts.delivery import SendOutcome, run_link, send_files, send_group
+from airflow_provider_signal.alerts.delivery import (
+    SendOutcome,
+    run_link,
+    send_files,
+    send_group,
+    send_health,
+)
 from airflow_provider_signal.alerts.group_text import TASKS_NAMED
 from airflow_provider_signal.alerts.grouping import Timing, ready_groups
+from airflow_provider_signal.alerts.health_text import HealthReport
 from airflow_provider_signal.alerts.import_text import FileReport
 from airflow_provider_signal.alerts.kinds import FAILURE, FileKind
 from airflow_provider_signal.alerts.message import FailedTask, RunEvent, RunReport
@@ -62,6 +71,7 @@ class Pipeline:
 
     :param send: deliver one message of runs (default: :func:`.delivery.send_group`); tests pass a spy.
     :param send_files: deliver one message of DAG files (default: :func:`.delivery.send_files`).
+    :param send_health: deliver one message of health incidents (default: :func:`.delivery.send_health`).
     """
 
     def __init__(
@@ -73,12 +83,16 @@ class Pipeline:
         send_files: Callable[
             [AlertSettings, FileKind, list[FileReport], list[str], bool], SendOutcome
         ] = send_files,
+        send_health: Callable[
+            [AlertSettings, list[HealthReport], list[str], bool], SendOutcome
+        ] = send_health,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.owner = owner
         self.send = send
         self.send_files = send_files
+        self.send_health = send_health
         self.rules = Rules(settings.cooldown, settings.max_delivery_age)
         self.timing = Timing(settings.group_wait, settings.group_interval)
 
@@ -131,23 +145,26 @@ class Pipeline:
         with create_session() as session:
             claimed = outbox.claim(session, group, self.owner(), now, deadline, self.rules)
             files = [item.notice.file for item in claimed if item.notice.file is not None]
+            health = [item.notice.health for item in claimed if item.notice.health is not None]
             reports = (
                 []
-                if files
+                if files or health
                 else [self._report(session, item, i, len(claimed)) for i, item in enumerate(claimed)]
             )
         if not claimed:
             return None
-        if files:
+        again = any(item.copy == 2 for item in claimed)
+        if health:
+            outcome = self.send_health(self.settings, health, recipients, again)
+        elif files:
             kind = file_notices.kind_of(claimed[0].notice.event)
-            again = any(item.copy == 2 for item in claimed)
             outcome = self.send_files(self.settings, kind, files, recipients, again)
         else:
             outcome = self.send(self.settings, reports, recipients)
         done = self.clock()
         with create_session() as session:
             retry_due = outbox.settle(session, claimed, outcome, done, self.settings.conn_id)
-        if outcome.delivered and not files:
+        if outcome.delivered and not files and not health:
             for item in claimed:
                 metrics.incr("delivered")
                 ended = records.aware(item.notice.event.end_date)

@@ -14,7 +14,8 @@ restarts, and the UI's audit log shows each step beside the run it is about. The
   whether a copy may have arrived (``maybe``) and who is still to be sent to;
 - outcomes: ``signal_alert_failed`` / ``signal_alert_recovered`` (delivered, with
   ``delivered_at``; ``signal_import_delivered`` for a DAG file's notice, whose rows have no
-  DAG id), ``signal_alert_held`` (cooldown), ``signal_alert_muted``,
+  DAG id, ``signal_health_delivered`` for a health incident's), ``signal_alert_held``
+  (cooldown), ``signal_alert_muted``,
   ``signal_alert_silenced`` (with the silence's id and reason), ``signal_alert_skipped`` (set by
   hand), ``signal_alert_given_up`` (with ``why``).
 
@@ -53,7 +54,9 @@ SKIPPED = "signal_alert_skipped"
 GIVEN_UP = "signal_alert_given_up"
 FILE_DELIVERED = "signal_import_delivered"
 """A DAG file's notice (:mod:`.file_notices`) delivered; its rows carry no DAG id."""
-OUTCOMES = (*DELIVERED.values(), FILE_DELIVERED, HELD, MUTED, SILENCED, SKIPPED, GIVEN_UP)
+HEALTH_DELIVERED = "signal_health_delivered"
+"""A health incident's notice (:mod:`.health_notices`) delivered; its rows carry no DAG id."""
+OUTCOMES = (*DELIVERED.values(), FILE_DELIVERED, HEALTH_DELIVERED, HELD, MUTED, SILENCED, SKIPPED, GIVEN_UP)
 EVENTS = (*OUTCOMES, QUEUED, ATTEMPT, NOT_DELIVERED)
 _KIND_OF_DELIVERED = {event: kind for kind, event in DELIVERED.items()}
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

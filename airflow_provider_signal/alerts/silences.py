@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow_provider_signal.errors import SignalInputError
 
-SILENCEABLE = ("failure", "recovery", "import_error")
+SILENCEABLE = ("failure", "recovery", "import_error", "health")
 """The kinds of alert a silence can match (none given: all of them)."""
 MAX_LENGTH = timedelta(days=30)
 MAX_REASON = 500
