@@ -6,9 +6,9 @@ waiting in ``queued`` or ``deferred``. Its decisions are rows of Airflow's audit
 alert step is (:mod:`.records`): ``signal_health_opened``, ``signal_health_reminded`` and
 ``signal_health_closed``, without a DAG id, each with the incident's key and what was seen.
 
-Deciding is serialised across every process that watches: :func:`lock` writes to one sentinel
-row of the audit log (``signal_health_lock``) before the incidents are read again, so on
-PostgreSQL and MySQL a second watcher waits for the first one's commit (a row lock), and on
+Deciding is serialised across every process that watches: :func:`lock` locks and writes the
+sentinel row of the audit log (``signal_health_lock``) before the incidents are read again, so
+on PostgreSQL and MySQL a second watcher waits for the first one's commit (a row lock), and on
 SQLite for its write transaction; the second then sees the first one's decision.
 """
 
@@ -130,17 +130,30 @@ def read_incidents(session: Any) -> dict[str, Incident]:
     return incidents
 
 
-def lock(session: Any) -> None:
-    """Serialise the deciding watchers until this transaction ends (see the module docstring)."""
+def ensure_lock_row() -> None:
+    """Create the sentinel row of :func:`lock` once, committed on its own."""
     from airflow.models.log import Log
-    from sqlalchemy import func, select, update
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
 
-    lock_id = session.scalar(select(func.min(Log.id)).where(Log.event == LOCK))
-    if lock_id is None:
-        session.add(Log(event=LOCK, owner=records.AUDIT_OWNER, extra="{}"))
-        session.flush()
-        lock_id = session.scalar(select(func.min(Log.id)).where(Log.event == LOCK))
-    session.execute(update(Log).where(Log.id == lock_id).values(extra=Log.extra))
+    with create_session() as session:
+        if session.scalar(select(Log.id).where(Log.event == LOCK).limit(1)) is None:
+            session.add(Log(event=LOCK, owner=records.AUDIT_OWNER, extra="{}"))
+
+
+def lock(session: Any) -> None:
+    """Serialise the deciding watchers until this transaction ends (see the module docstring).
+
+    Every sentinel row is locked, in id order: two watchers that each created one at the same
+    moment still share one of them (each sees its own, committed before it locks)."""
+    from airflow.models.log import Log
+    from airflow.utils.sqlalchemy import with_row_locks
+    from sqlalchemy import select, update
+
+    ensure_lock_row()
+    rows = with_row_locks(select(Log.id).where(Log.event == LOCK).order_by(Log.id), session=session)
+    ids = list(session.scalars(rows))
+    session.execute(update(Log).where(Log.id.in_(ids)).values(extra=Log.extra))  # SQLite: its write lock
 
 
 def report_for(change: Change, now: datetime, watcher: str) -> HealthReport:

@@ -2,7 +2,7 @@
 
 Plain Python over plain data (:class:`HealthReport`), so the texts are tested without Airflow.
 Several incidents told at once (the scheduler and the triggerer down together) share one
-message, one block each.
+message, a line (or two, for a reminder) each.
 """
 
 from __future__ import annotations
@@ -113,9 +113,7 @@ def health_text(
     lines: list[Line] = []
     if sent_again:
         lines.append(Line(SENT_AGAIN, cut=False, rank=0))
-    for index, report in enumerate(reports):
-        if index:
-            lines.append(Line("", rank=1))
+    for report in reports:
         lines += _block(report)
     watchers = sorted({report.watcher for report in reports if report.watcher})
     if watchers and reports[0].action != "close":
