@@ -1,7 +1,7 @@
 """What the alerting is doing, read from the rows the sender writes (so it cannot disagree with it):
 what waits in the outbox and why, what was delivered or given up lately, which DAGs are inside
-their cooldown and how many runs they hold back, and the silences. ``airflow-signal status``
-prints it; every read goes through an index Airflow has on the audit log (event, time, DAG).
+their cooldown and how many runs they hold back, the health incidents open, and the silences.
+``airflow-signal status`` prints it; every read goes through an index Airflow has on the audit log (event, time, DAG).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_signal.alerts import outbox, records, silence_store
+from airflow_provider_signal.alerts import health_store, outbox, records, silence_store
 from airflow_provider_signal.alerts.config import AlertSettings
+from airflow_provider_signal.alerts.health_text import HealthReport, problem_line
 from airflow_provider_signal.alerts.kinds import FAILURE
 from airflow_provider_signal.alerts.silences import Silence
 
@@ -49,6 +50,13 @@ class Cooling:
 
 
 @dataclass(frozen=True)
+class OpenIncident:
+    key: str  # scheduler_down, scheduler_degraded, triggerer_down, dag_processor_down, tasks_stuck
+    opened_at: datetime
+    what: str  # the incident's line, as its message says it
+
+
+@dataclass(frozen=True)
 class Status:
     at: datetime
     conn_id: str
@@ -56,12 +64,27 @@ class Status:
     recent: list[Recent] = field(default_factory=list)
     cooling: list[Cooling] = field(default_factory=list)
     silences: list[Silence] = field(default_factory=list)
+    incidents: list[OpenIncident] = field(default_factory=list)
 
 
-def _what(dag_id: str | None, run_id: str | None, path: object) -> str:
+def _what(dag_id: str | None, run_id: str | None, path: object, incident: object = None) -> str:
     if dag_id:
         return f"DAG {dag_id!r} run {run_id!r}"
+    if isinstance(incident, str):
+        return f"health incident {incident!r}"
     return f"DAG file {path!r}" if isinstance(path, str) else "a DAG file"
+
+
+def _incidents(session: Any, now: datetime) -> list[OpenIncident]:
+    found = []
+    for incident in health_store.read_incidents(session).values():
+        p = incident.problem
+        report = HealthReport(
+            "open", p.key, p.component, p.since, now, healthy=p.healthy, expected=p.expected,
+            executor=p.executor, queues=p.queues, tasks=p.tasks,
+        )  # fmt: skip
+        found.append(OpenIncident(incident.key, incident.opened_at, problem_line(report)))
+    return sorted(found, key=lambda item: item.opened_at)
 
 
 def read_status(session: Any, settings: AlertSettings, now: datetime) -> Status:
@@ -87,6 +110,7 @@ def read_status(session: Any, settings: AlertSettings, now: datetime) -> Status:
         _recent(session, now),
         _cooling(session, now, settings.cooldown),
         [s for s in silence_store.load(session) if _shown(s, now)],
+        _incidents(session, now),
     )
 
 
@@ -99,7 +123,7 @@ def _recent(session: Any, now: datetime) -> list[Recent]:
     from airflow.models.log import Log
     from sqlalchemy import select
 
-    delivered = (*records.DELIVERED.values(), records.FILE_DELIVERED)
+    delivered = (*records.DELIVERED.values(), records.FILE_DELIVERED, records.HEALTH_DELIVERED)
     query = (
         select(Log.event, Log.dag_id, Log.run_id, Log.dttm, Log.extra)
         .where(Log.event.in_((*delivered, records.GIVEN_UP)), Log.dttm >= now - timedelta(hours=RECENT_HOURS))
@@ -114,7 +138,7 @@ def _recent(session: Any, now: datetime) -> list[Recent]:
             Recent(
                 records.aware(row.dttm) or now,
                 "given up" if given_up else "delivered",
-                _what(row.dag_id, row.run_id, extra.get("path")),
+                _what(row.dag_id, row.run_id, extra.get("path"), extra.get("incident")),
                 str(extra.get("notice_kind") or extra.get("kind") or ""),
                 _why(extra.get("why")) if given_up else "",
             )
@@ -180,6 +204,7 @@ def to_json(status: Status) -> dict[str, Any]:
         "pending": [asdict(item) for item in status.pending],
         "recent": [asdict(item) for item in status.recent],
         "cooling": [asdict(item) for item in status.cooling],
+        "incidents": [asdict(item) for item in status.incidents],
         "silences": [
             {**json.loads(silence.to_json()), "state": silence.state(status.at)}
             for silence in status.silences
@@ -210,6 +235,9 @@ def as_text(status: Status) -> list[str]:
             f"  DAG {dag.dag_id!r}: alerted {_clock(dag.alerted_at)}, until {_clock(dag.until)}, "
             f"{dag.held} run(s) held back"
         )
+    lines.append(f"Health incidents open: {len(status.incidents)}")
+    for incident in status.incidents:
+        lines.append(f"  since {_clock(incident.opened_at)}  {incident.what}")
     lines.append(f"Silences (active, upcoming, ended in the last {RECENT_HOURS} h): {len(status.silences)}")
     for silence in status.silences:
         lines.append(
