@@ -1,7 +1,8 @@
 """What the alerting is doing, read from the rows the sender writes (so it cannot disagree with it):
 what waits in the outbox and why, what was delivered or given up lately, which DAGs are inside
 their cooldown and how many runs they hold back, the health incidents open, and the silences.
-``airflow-signal status`` prints it; every read goes through an index Airflow has on the audit log (event, time, DAG).
+``airflow-signal status`` prints it; every read goes through an index Airflow has on the audit
+log (event, time, DAG).
 """
 
 from __future__ import annotations
