@@ -82,6 +82,10 @@ ROUTE_STORM, ROUTE_RECOVERY, STORM_A, STORM_B = "447700900601", "447700900602", 
 #: the outage and crash scenarios (tests/test_alerts_reliability.py): a route of their own, so a
 #: notice another test left waiting never shares their message
 ROUTE_RELIABILITY = "447700900606"
+#: where the shared deployments' health messages go (tests/test_health_deployment.py)
+ROUTE_HEALTH = "447700900607"
+#: the health checks of the shared deployments: short, so that a kill is reported within a minute
+HEALTH_THRESHOLD, HEALTH_INTERVAL, STUCK_AFTER = 15, 3, 20
 #: the grouping of the shared deployments: short, so that tests need not wait a minute
 GROUP_WAIT, GROUP_INTERVAL = 3, 10
 #: ``[signal_alerts]`` of both shared deployments (the single-node one and the distributed one):
@@ -89,7 +93,11 @@ GROUP_WAIT, GROUP_INTERVAL = 3, 10
 ALERTS_CONFIG: dict[str, dict[str, Any]] = {
     "signal_alerts": {
         "enabled": "True",
-        "notify_on": "failure,recovery,import_error",
+        "notify_on": "failure,recovery,import_error,health",
+        "health_destinations": f"+{ROUTE_HEALTH}",
+        "health_threshold": HEALTH_THRESHOLD,
+        "health_interval": HEALTH_INTERVAL,
+        "stuck_after": STUCK_AFTER,
         "mute_dag_ids": "alerts_scratch_*",
         "routes": json.dumps(
             {
@@ -751,12 +759,14 @@ def _read(path: Path) -> str:
 
 def shared_dag_files() -> list[Path]:
     """The shared deployments' DAG files: ``tests/dag_files/deployment/``, the shared examples, the
-    alerts scenarios (``alerts_dags.py``, ``storm_dags.py``) and the import-error scenarios (``imports/``)."""
+    alerts scenarios (``alerts_dags.py``, ``storm_dags.py``, ``health_dags.py``) and the import-error
+    scenarios (``imports/``)."""
     return [
         *sorted(SHARED_DAG_FOLDER.glob("*.py")),
         *(EXAMPLE_DAGS / name for name in SHARED_EXAMPLES),
         DAG_FILES / "alerts_dags.py",
         DAG_FILES / "storm_dags.py",
+        DAG_FILES / "health_dags.py",
         *sorted((DAG_FILES / "imports").glob("*.py")),
     ]
 

@@ -215,10 +215,11 @@ class BackingServices:
             )
 
     def wait_for_worker(self, deployment: Deployment, timeout: float = WORKER_TIMEOUT) -> None:
-        """Wait until the Celery worker has said it is ready (it consumes from Redis from then on)."""
+        """Wait until the Celery worker, since its last start, has said it is ready (it consumes
+        from Redis from then on)."""
         worker = deployment.components["worker"]
         _wait_for(
-            lambda: " ready." in worker.log_path.read_text(errors="replace"),
+            lambda: " ready." in worker.log_path.read_text(errors="replace").rsplit("===== start #", 1)[-1],
             "the Celery worker was not ready",
             worker,
             timeout,
