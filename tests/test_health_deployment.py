@@ -4,7 +4,8 @@ deployments (tests/airflow_support.py: ``health_threshold`` 15 s, ``health_inter
 
 Single node: the scheduler killed and left down is one "down" message, sent by a process that
 survived, then one "back" with the duration; killed and started again within the threshold is
-nothing; the triggerer and (3.x) the DAG processor likewise. Distributed: one of two schedulers
+nothing; the triggerer and (3.x) the DAG processor likewise; everything but the API server (or
+webserver) killed is one message naming each, sent from there. Distributed: one of two schedulers
 killed is "degraded", not "down"; the Celery worker stopped with a task queued is "stuck",
 naming the queue, and its return ends it.
 """
@@ -110,6 +111,28 @@ def test_the_scheduler_killed_and_started_again_within_the_threshold_sends_nothi
     deployment.wait_until_healthy()
     time.sleep(QUIET)
     assert starting(health_texts(deployment, since), "🚨 Airflow scheduler") == []
+
+
+def test_with_only_the_ui_left_running_its_process_tells_of_every_component_down_in_one_message(
+    airflow_deployment: Deployment,
+) -> None:
+    deployment = airflow_deployment
+    since = settled(deployment)
+    stopped = ["scheduler", "triggerer", *(["dag-processor"] if AIRFLOW_3 else [])]
+    deployment.kill(*stopped)
+    try:
+        texts = told(deployment, since, "🚨 Airflow ")
+        time.sleep(GROUP_WAIT + HEALTH_INTERVAL)  # the group's message is the first one
+        [message, *_] = health_texts(deployment, since)
+        assert "🚨 Airflow scheduler down" in message and "🚨 Airflow triggerer down" in message
+        if AIRFLOW_3:
+            assert "🚨 Airflow DAG processor down" in message
+        assert f"Seen by: {'API server' if AIRFLOW_3 else 'webserver'} on " in message
+    finally:
+        for name in stopped:
+            deployment.start_again(name)
+    texts = told(deployment, since, "✅ Airflow ", timeout=120)
+    assert len(starting(texts, "🚨 Airflow scheduler down")) == 1
 
 
 @pytest.mark.parametrize(

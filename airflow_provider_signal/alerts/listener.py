@@ -134,6 +134,24 @@ class SignalAlertListener:
             log.exception("Signal import-error alerts could not start in this process")
         self._start_health(sender, component)
 
+    def watch_health(self, process: str) -> None:
+        """Start the health watcher in a process that runs no Airflow job (the API server or
+        the webserver, named ``process``), when ``health`` is in ``notify_on``."""
+        try:
+            sender = self._ready()
+            if sender is None or "health" not in sender.settings.notify_on:
+                return
+            from airflow_provider_signal.alerts.health_watcher import HealthWatcher
+            from airflow_provider_signal.alerts.owners import hostname
+
+            if self._health_watcher is None:
+                self._health_watcher = HealthWatcher(
+                    sender.settings, wake=sender.wake, name=f"{process} on {hostname()}"
+                )
+            self._health_watcher.start(lambda: process)
+        except Exception:
+            log.exception("Signal health alerts could not start in this process")
+
     def _start_health(self, sender: AlertSender | None, component: Any) -> None:
         try:
             if sender is None or "health" not in sender.settings.notify_on:
