@@ -465,7 +465,7 @@ def databases(env: dict[str, str], log_dir: Path, sizes: Sequence[int]) -> list[
     services.start()
     try:
         with tempfile.TemporaryDirectory(prefix="airflow-signal-bench-pg-") as homes:
-            envs = {rows: _database(services, env, Path(homes), rows) for rows in sizes}
+            envs = {rows: _database(services, env, Path(homes), f"storm_{rows}") for rows in sizes}
             seeds = {rows: _db_worker("seed", rows, envs[rows], log_dir) for rows in sizes}
             rounds: dict[int, list[dict[str, Any]]] = {rows: [] for rows in sizes}
             for turn in range(DB_ROUNDS):
@@ -476,12 +476,11 @@ def databases(env: dict[str, str], log_dir: Path, sizes: Sequence[int]) -> list[
         services.stop()
 
 
-def _database(services: Any, env: dict[str, str], homes: Path, rows: int) -> dict[str, str]:
-    """A new database on the server, migrated; the environment of its workers."""
+def _database(services: Any, env: dict[str, str], homes: Path, name: str) -> dict[str, str]:
+    """A new database ``name`` on the server, migrated; the environment of its workers."""
     from airflow_support import run_command
     from distributed_support import DB_USER, _postgres_bin
 
-    name = f"storm_{rows}"
     server = ["-h", "127.0.0.1", "-p", str(services.pg_port), "-U", DB_USER]
     created = run_command([str(_postgres_bin("createdb")), *server, name], timeout=60)
     if created.returncode != 0:

@@ -13,6 +13,9 @@
    sender (messages, time to the last run covered, the sender's CPU time), a lone failure's
    latency with the grouping defaults, and the sweep's and one decision's database time on
    PostgreSQL at two sizes of history.
+8. Health watcher: one check's wall time, SQL statements and driver time on SQLite and PostgreSQL
+   (nothing changed, and an incident opened), and a component's last heartbeat to the message at
+   the API, with a short threshold and (not in --quick) the defaults.
 
 Writes ``benchmarks/results.json`` (every figure with its samples' median, spread and
 count, plus the machine) and ``benchmarks/RESULTS.md`` (the same figures as one table).
@@ -33,6 +36,7 @@ from typing import Any
 
 import alerts as alerts_bench
 import alerts_delivery
+import alerts_health
 import alerts_storm
 import fanout
 import fault_budget
@@ -40,7 +44,7 @@ import import_cost
 import send_overhead
 from benchlib import BENCH_DIR, Figure, Summary, airflow_home, machine_info, worker_env
 
-SECTIONS = ("import", "send", "fanout", "faults", "alerts", "delivery", "storm")
+SECTIONS = ("import", "send", "fanout", "faults", "alerts", "delivery", "storm", "health")
 MS, US = 1e3, 1e6
 
 
@@ -291,6 +295,8 @@ def _password_figure(results: dict[str, Any]) -> Figure:
         leaked.append("alerts")
     if "storm" in results and results["storm"]["password_in_logs"]:
         leaked.append("storm")
+    if "health" in results and results["health"]["password_in_logs"]:
+        leaked.append("health")
     return Figure(
         "checks",
         "the connection password in a worker's output",
@@ -309,6 +315,7 @@ def figures_of(results: dict[str, Any]) -> list[Figure]:
         "alerts": alerts_bench.figures,
         "delivery": alerts_delivery.figures,
         "storm": alerts_storm.figures,
+        "health": alerts_health.figures,
     }
     figures = [figure for name, make in makers.items() if name in results for figure in make(results[name])]
     return [*figures, _password_figure(results)]
@@ -451,6 +458,13 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             results["storm"] = alerts_storm.run(env, log_dir / "storm", args.quick)
+        if "health" in sections:
+            print(
+                "8/8 health: one check's database cost (SQLite, PostgreSQL); last heartbeat to message ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            results["health"] = alerts_health.run(env, log_dir / "health", args.quick)
     elapsed = time.monotonic() - started
     meta.update({"duration": f"{elapsed / 60:.1f} min", "load_end": _load()})
     machine = machine_info()

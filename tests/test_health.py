@@ -264,7 +264,7 @@ def watchers(signal_api: SignalAPIEmulator) -> Callable[..., Watchers]:
             "health_threshold": THRESHOLD,
             "repeat_interval": 3600,
             "send_retries": 0,
-            "send_timeout": 2,
+            "send_timeout": 10,  # a loaded machine must not turn a send into a retry a step later
             "group_wait": 1,
             "group_interval": 0,
         }
