@@ -127,10 +127,10 @@ def _wipe_health(session: Any) -> None:
     from airflow.models.log import Log
     from sqlalchemy import delete
 
-    from airflow_provider_signal.alerts import health_notices, health_store
+    from airflow_provider_signal.alerts import health_notices
 
     for statement in (
-        delete(Log).where(Log.event.like("signal_health%"), Log.event != health_store.LOCK),
+        delete(Log).where(Log.event.like("signal_health%")),
         delete(Log).where(Log.run_id.like(f"{health_notices.RUN_PREFIX}%")),
     ):
         session.execute(statement.execution_options(synchronize_session=False))

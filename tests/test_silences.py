@@ -295,3 +295,69 @@ def test_a_silenced_run_is_recorded_not_sent_and_the_next_one_after_it_alerts(
     fail("sil_warehouse_load", "run_2")  # the silence is over, and a silenced run started no cooldown
     assert sum("DAG: sil_warehouse_load" in m.text for m in signal_api.messages) == 1
     assert outcome_rows("sil_warehouse_load")[-1] == (records.DELIVERED["failure"], "run_2")
+
+
+def test_when_a_silence_ends_each_route_hears_once_what_it_kept_quiet(store: None, signal_api: Any) -> None:
+    from airflow.utils.session import create_session
+
+    from airflow_provider_signal.alerts import silence_store
+    from airflow_provider_signal.alerts.config import AlertSettings
+    from airflow_provider_signal.alerts.events import event_from_dag_run
+    from airflow_provider_signal.alerts.sender import AlertSender
+    from alerts_db import add_dag, add_run, clean_slate
+
+    clean_slate()
+    now = datetime.now(timezone.utc)
+    add_dag("sum_orders", tags=["team-data"])
+    add_dag("sum_ledger", tags=["team-data"])
+    add_dag("sum_misc")
+    upgrade = new_silence(
+        reason="warehouse upgrade", author="alice", now=now, ends_at=now + HOUR, dag_id_pattern="sum_*"
+    )
+    quiet = new_silence(
+        reason="nothing happened", author="carol", now=now, ends_at=now + HOUR, dag_id_pattern="none_*"
+    )
+    with create_session() as session:
+        silence_store.save_new(session, upgrade)
+        silence_store.save_new(session, quiet)
+    clock = [now]
+    settings = AlertSettings(
+        enabled=True,
+        destinations=("447700900999",),
+        routes={"team-data": ("447700900111",)},
+        group_wait=0,
+        group_interval=0,
+        cooldown=0,
+    )
+    sender = AlertSender(settings, clock=lambda: clock[0])
+
+    def fail(dag_id: str, run_id: str, state: str = "failed") -> None:
+        clock[0] += timedelta(seconds=1)
+        run = add_run(dag_id, run_id, state, clock[0])
+        sender.process(event_from_dag_run("failure", run, "task_failure"))
+
+    for number in range(3):
+        fail("sum_orders", f"run_{number}")
+    fail("sum_ledger", "run_0")
+    fail("sum_misc", "run_0")
+    add_run("sum_ledger", "run_1", "success", clock[0] + timedelta(seconds=2))  # ledger is fine again
+    assert signal_api.messages == []
+    sender.sweep()
+    assert signal_api.messages == []  # still silenced: no summary yet
+    clock[0] += timedelta(minutes=2)
+    with create_session() as session:
+        silence_store.end_early(session, upgrade.id, clock[0], "bob")
+        silence_store.end_early(session, quiet.id, clock[0], "bob")
+    clock[0] += timedelta(seconds=1)
+    sender.sweep()
+    by_number = {m.destination: m.text for m in signal_api.messages}
+    assert set(by_number) == {"447700900111", "447700900999"}  # one per route; none for the quiet one
+    team = by_number["447700900111"]
+    assert team.startswith("🔕 Silence over: 'warehouse upgrade'\nDuring the silence 'warehouse upgrade' (")
+    assert "by alice; ended early by bob): 4 failed runs of 2 DAGs; 1 still failing" in team
+    assert "Still failing: sum_orders" in team and "sum_misc" not in team
+    assert "1 failed run of 1 DAG; 1 still failing" in by_number["447700900999"]
+    sender.sweep()
+    clock[0] += timedelta(minutes=5)
+    sender.sweep()
+    assert len(signal_api.messages) == 2  # once

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.health_text import HealthReport, health_text, health_url
@@ -124,6 +125,22 @@ def send_health(
             ", ".join(f"{report.key} ({report.action})" for report in reports),
             sent,
         )
+    return outcome
+
+
+def send_summary(
+    settings: AlertSettings, summary: Any, recipients: list[str], sent_again: bool = False
+) -> SendOutcome:
+    """Send what a silence kept quiet (:class:`.silence_summary.SilenceSummary`) through
+    ``settings.conn_id``; never raise."""
+    from airflow_provider_signal.alerts.silence_summary import describe_summary, summary_text
+
+    def build(limit: int, redact: Callable[[str], str]) -> str:
+        return summary_text(summary, limit=limit, sent_again=sent_again, redact=redact)
+
+    outcome, sent = _deliver(settings, build, recipients)
+    if outcome.delivered:
+        log.info("Signal alert: %s sent to %d recipient(s).", describe_summary(summary), sent)
     return outcome
 
 

@@ -6,10 +6,9 @@ waiting in ``queued`` or ``deferred``. Its decisions are rows of Airflow's audit
 alert step is (:mod:`.records`): ``signal_health_opened``, ``signal_health_reminded`` and
 ``signal_health_closed``, without a DAG id, each with the incident's key and what was seen.
 
-Deciding is serialised across every process that watches: :func:`lock` locks and writes the
-sentinel row of the audit log (``signal_health_lock``) before the incidents are read again, so
-on PostgreSQL and MySQL a second watcher waits for the first one's commit (a row lock), and on
-SQLite for its write transaction; the second then sees the first one's decision.
+Deciding is serialised across every process that watches: :func:`lock` takes the decision lock
+(:mod:`.decision_lock`) before the incidents are read again, so a second watcher waits for the
+first one's commit and then sees its decision.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from airflow_provider_signal.alerts.health_text import HealthReport
 
 OPENED, REMINDED, CLOSED = "signal_health_opened", "signal_health_reminded", "signal_health_closed"
 DECISIONS = {"open": OPENED, "remind": REMINDED, "close": CLOSED}
-LOCK = "signal_health_lock"
 READ_LIMIT = 500
 """Decision rows read, newest first: far more than the incidents that can be open at once."""
 _JOB_TYPES = {"SchedulerJob": "scheduler", "DagProcessorJob": "dag_processor", "TriggererJob": "triggerer"}
@@ -130,30 +128,11 @@ def read_incidents(session: Any) -> dict[str, Incident]:
     return incidents
 
 
-def ensure_lock_row() -> None:
-    """Create the sentinel row of :func:`lock` once, committed on its own."""
-    from airflow.models.log import Log
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        if session.scalar(select(Log.id).where(Log.event == LOCK).limit(1)) is None:
-            session.add(Log(event=LOCK, owner=records.AUDIT_OWNER, extra="{}"))
-
-
 def lock(session: Any) -> None:
-    """Serialise the deciding watchers until this transaction ends (see the module docstring).
+    """Serialise the deciding watchers until this transaction ends (:mod:`.decision_lock`)."""
+    from airflow_provider_signal.alerts import decision_lock
 
-    Every sentinel row is locked, in id order: two watchers that each created one at the same
-    moment still share one of them (each sees its own, committed before it locks)."""
-    from airflow.models.log import Log
-    from airflow.utils.sqlalchemy import with_row_locks
-    from sqlalchemy import select, update
-
-    ensure_lock_row()
-    rows = with_row_locks(select(Log.id).where(Log.event == LOCK).order_by(Log.id), session=session)
-    ids = list(session.scalars(rows))
-    session.execute(update(Log).where(Log.id.in_(ids)).values(extra=Log.extra))  # SQLite: its write lock
+    decision_lock.take(session)
 
 
 def report_for(change: Change, now: datetime, watcher: str) -> HealthReport:

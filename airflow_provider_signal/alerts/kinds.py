@@ -12,7 +12,9 @@ from typing import Literal
 RunKind = Literal["failure", "recovery"]
 FileKind = Literal["import_error", "import_fixed"]
 HealthKind = Literal["health", "health_resolved"]
-NoticeKind = Literal["failure", "recovery", "import_error", "import_fixed", "health", "health_resolved"]
+NoticeKind = Literal[
+    "failure", "recovery", "import_error", "import_fixed", "health", "health_resolved", "silence_ended"
+]
 
 FAILURE: RunKind = "failure"
 RECOVERY: RunKind = "recovery"
@@ -24,6 +26,7 @@ FILE_KINDS: tuple[FileKind, ...] = (IMPORT_ERROR, IMPORT_FIXED)
 
 HEALTH: HealthKind = "health"
 HEALTH_RESOLVED: HealthKind = "health_resolved"
+SILENCE_ENDED: NoticeKind = "silence_ended"  # what a silence kept quiet, when it ends
 
 _BY_RUN_STATE: dict[str, RunKind] = {"failed": FAILURE, "success": RECOVERY}
 

@@ -23,12 +23,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_signal.alerts import file_notices, health_notices, metrics, records
+from airflow_provider_signal.alerts import file_notices, health_notices, metrics, records, silence_summary
 from airflow_provider_signal.alerts.decision import Outcome, Rules, decide_queued
 from airflow_provider_signal.alerts.delivery import SendOutcome, describe
 from airflow_provider_signal.alerts.health_text import HealthReport
 from airflow_provider_signal.alerts.import_text import FileReport
-from airflow_provider_signal.alerts.kinds import FAILURE, HEALTH_RESOLVED, IMPORT_FIXED, RECOVERY, NoticeKind
+from airflow_provider_signal.alerts.kinds import (
+    FAILURE,
+    HEALTH_RESOLVED,
+    IMPORT_FIXED,
+    RECOVERY,
+    SILENCE_ENDED,
+    NoticeKind,
+)
 from airflow_provider_signal.alerts.message import RunEvent
 from airflow_provider_signal.alerts.owners import Owner
 
@@ -60,9 +67,12 @@ class Notice:
     first_failure: datetime | None = None  # when an attempt first failed to reach the API
     file: FileReport | None = None  # a DAG file's news: ``event`` is its subject (file_notices)
     health: HealthReport | None = None  # a health incident's news: ``event`` is its subject
+    summary: silence_summary.SilenceSummary | None = None  # what a silence kept quiet
 
     @property
     def kind(self) -> NoticeKind:
+        if self.summary is not None:
+            return SILENCE_ENDED
         if self.health is not None:
             return health_notices.kind_of(self.event)
         return file_notices.kind_of(self.event) if self.file is not None else self.event.kind
@@ -74,6 +84,8 @@ class Notice:
     @property
     def topic(self) -> tuple[str, ...]:
         """What a failure opens and a recovery ends: the DAG, the file, or the health incident."""
+        if self.summary is not None:
+            return ("silence", self.summary.silence_id)
         if self.health is not None:
             return ("health", self.health.key)
         if self.file is not None:
@@ -88,18 +100,22 @@ class Notice:
     @property
     def counts_as_run(self) -> bool:
         """A run's alert: what the ``signal_alerts.*`` counters count."""
-        return self.file is None and self.health is None
+        return self.file is None and self.health is None and self.summary is None
 
     @property
     def delivered_event(self) -> str:
         """The audit-log event of its delivery."""
+        if self.summary is not None:
+            return records.SUMMARY_DELIVERED
         if self.health is not None:
             return records.HEALTH_DELIVERED
         return records.FILE_DELIVERED if self.file is not None else records.DELIVERED[self.event.kind]
 
 
 def describe_notice(notice: Notice) -> str:
-    """How log lines name a notice: its run, its file, or its health incident."""
+    """How log lines name a notice: its run, its file, its health incident or its silence."""
+    if notice.summary is not None:
+        return silence_summary.describe_summary(notice.summary)
     if notice.health is not None:
         return health_notices.describe_health(notice.health)
     if notice.file is not None:
@@ -160,13 +176,16 @@ def queue(
     first_row_id: int | None = None,
     file: FileReport | None = None,
     health: HealthReport | None = None,
+    summary: silence_summary.SilenceSummary | None = None,
 ) -> None:
     """Put a notice for ``event`` into the outbox (the caller's transaction commits it); a retry
     passes ``first_row_id``, the row of the run's first notice; a file's news passes ``file``
     with its subject (:func:`.file_notices.subject`) as ``event``, a health incident's ``health``
     (subject: :func:`.health_notices.subject`)."""
     kind: NoticeKind = (
-        health_notices.kind_of(event)
+        SILENCE_ENDED
+        if summary is not None
+        else health_notices.kind_of(event)
         if health is not None
         else file_notices.kind_of(event)
         if file is not None
@@ -189,6 +208,7 @@ def queue(
         group=group_name((kind, recipients)),
         file=file_notices.to_extra(file) if file is not None else None,
         health=health_notices.to_extra(health) if health is not None else None,
+        summary=silence_summary.to_extra(summary) if summary is not None else None,
         **_event_extra(event),
     )
 
@@ -215,6 +235,7 @@ def _notice(row: records.Row, dag_id: str) -> Notice:
         first_row_id=_int(extra.get("first_queued_id")) or row.id,
         file=file_notices.from_extra(extra.get("file")) if not dag_id else None,
         health=health_notices.from_extra(extra.get("health")) if not dag_id else None,
+        summary=silence_summary.from_extra(extra.get("summary")) if not dag_id else None,
     )
 
 
@@ -240,7 +261,7 @@ def open_notices(session: Any, now: datetime, max_age: float) -> list[Notice]:
         newest[(dag_id, row.run_id or "", row.clear_number)] = (row, dag_id)
     notices = [_notice(row, dag_id) for row, dag_id in newest.values() if row.event == records.QUEUED]
     # never a row it cannot send: a run's, or a file's or an incident's that parsed
-    return [n for n in notices if n.event.dag_id or n.file is not None or n.health is not None]
+    return [n for n in notices if n.event.dag_id or not n.counts_as_run]
 
 
 def last_delivered(session: Any, now: datetime, within: float) -> dict[str, datetime]:
@@ -251,7 +272,14 @@ def last_delivered(session: Any, now: datetime, within: float) -> dict[str, date
     if within <= 0:
         return {}
     query = select(Log.dttm, Log.extra).where(
-        Log.event.in_((*records.DELIVERED.values(), records.FILE_DELIVERED, records.HEALTH_DELIVERED)),
+        Log.event.in_(
+            (
+                *records.DELIVERED.values(),
+                records.FILE_DELIVERED,
+                records.HEALTH_DELIVERED,
+                records.SUMMARY_DELIVERED,
+            )
+        ),
         Log.dttm >= now - timedelta(seconds=within),
     )
     last: dict[str, datetime] = {}
@@ -395,6 +423,7 @@ def settle(
             first_row_id=notice.first_row_id,
             file=notice.file,
             health=notice.health,
+            summary=notice.summary,
         )
         next_due = due if next_due is None or due < next_due else next_due
         if notice.counts_as_run:
@@ -435,7 +464,12 @@ def requeue_orphans(
     query = records.select_rows().where(
         Log.event.in_(records.EVENTS),
         Log.dag_id.is_(None),
-        or_(Log.run_id.like(f"{file_notices.RUN_PREFIX}%"), Log.run_id.like(f"{health_notices.RUN_PREFIX}%")),
+        or_(
+            *(
+                Log.run_id.like(f"{prefix}%")
+                for prefix in (file_notices.RUN_PREFIX, health_notices.RUN_PREFIX, silence_summary.RUN_PREFIX)
+            )
+        ),
         Log.dttm >= rows_since(now, max_age),
         Log.owner == records.AUDIT_OWNER,
     )
@@ -461,7 +495,7 @@ def requeue_orphans(
         if attempt.id not in locked or _newest_row_id(session, attempt.run_id or "") != attempt.id:
             continue  # another scheduler queues (or queued) it
         notice = _notice(last_queued, "")
-        if notice.file is None and notice.health is None:
+        if notice.counts_as_run:
             continue
         recipients = attempt.extra.get("recipients")
         queue(
@@ -477,6 +511,7 @@ def requeue_orphans(
             first_row_id=notice.first_row_id,
             file=notice.file,
             health=notice.health,
+            summary=notice.summary,
         )
         log.warning(
             "Signal alert for %s: the process sending it no longer runs (%s); its message may have "

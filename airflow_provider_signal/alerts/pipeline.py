@@ -37,6 +37,7 @@ from airflow_provider_signal.alerts.delivery import (
     send_files,
     send_group,
     send_health,
+    send_summary,
 )
 from airflow_provider_signal.alerts.group_text import TASKS_NAMED
 from airflow_provider_signal.alerts.grouping import Timing, ready_groups
@@ -103,6 +104,15 @@ class Pipeline:
         with create_session() as session:
             return triage(session, self.settings, event, self.clock())
 
+    def summarize_silences(self) -> int:
+        """Stage 2 for silences: queue what each silence that ended kept quiet (once)."""
+        from airflow.utils.session import create_session
+
+        from airflow_provider_signal.alerts.silence_summary import summarize_ended
+
+        with create_session() as session:
+            return summarize_ended(session, self.settings, self.clock())
+
     def flush(self, force: bool = False) -> datetime | None:
         """Stages 4 to 7 for every group that is due (all of them with ``force``); when the next
         one is due, or ``None`` when the outbox is empty."""
@@ -146,15 +156,18 @@ class Pipeline:
             claimed = outbox.claim(session, group, self.owner(), now, deadline, self.rules)
             files = [item.notice.file for item in claimed if item.notice.file is not None]
             health = [item.notice.health for item in claimed if item.notice.health is not None]
+            summaries = [item.notice.summary for item in claimed if item.notice.summary is not None]
             reports = (
                 []
-                if files or health
+                if files or health or summaries
                 else [self._report(session, item, i, len(claimed)) for i, item in enumerate(claimed)]
             )
         if not claimed:
             return None
         again = any(item.copy == 2 for item in claimed)
-        if health:
+        if summaries:  # one silence, one route: one notice (a group holds one per silence)
+            outcome = self._send_summaries(summaries, recipients, again)
+        elif health:
             outcome = self.send_health(self.settings, health, recipients, again)
         elif files:
             kind = file_notices.kind_of(claimed[0].notice.event)
@@ -164,7 +177,7 @@ class Pipeline:
         done = self.clock()
         with create_session() as session:
             retry_due = outbox.settle(session, claimed, outcome, done, self.settings.conn_id)
-        if outcome.delivered and not files and not health:
+        if outcome.delivered and not files and not health and not summaries:
             for item in claimed:
                 metrics.incr("delivered")
                 ended = records.aware(item.notice.event.end_date)
@@ -173,6 +186,15 @@ class Pipeline:
             if len(claimed) > 1:
                 metrics.incr("grouped", len(claimed))
         return retry_due
+
+    def _send_summaries(self, summaries: list[Any], recipients: list[str], again: bool) -> SendOutcome:
+        """Each silence's summary is its own message; the group is delivered when all are."""
+        outcome = SendOutcome(True)
+        for summary in summaries:
+            outcome = send_summary(self.settings, summary, recipients, again)
+            if not outcome.delivered:
+                return outcome
+        return outcome
 
     def _report(self, session: Any, item: outbox.Claimed, index: int, size: int) -> RunReport:
         """What the message says of one claimed notice, with its failed tasks read now."""

@@ -56,7 +56,19 @@ FILE_DELIVERED = "signal_import_delivered"
 """A DAG file's notice (:mod:`.file_notices`) delivered; its rows carry no DAG id."""
 HEALTH_DELIVERED = "signal_health_delivered"
 """A health incident's notice (:mod:`.health_notices`) delivered; its rows carry no DAG id."""
-OUTCOMES = (*DELIVERED.values(), FILE_DELIVERED, HEALTH_DELIVERED, HELD, MUTED, SILENCED, SKIPPED, GIVEN_UP)
+SUMMARY_DELIVERED = "signal_silence_summary_delivered"
+"""A silence's summary (:mod:`.silence_summary`) delivered; its rows carry no DAG id."""
+OUTCOMES = (
+    *DELIVERED.values(),
+    FILE_DELIVERED,
+    HEALTH_DELIVERED,
+    SUMMARY_DELIVERED,
+    HELD,
+    MUTED,
+    SILENCED,
+    SKIPPED,
+    GIVEN_UP,
+)
 EVENTS = (*OUTCOMES, QUEUED, ATTEMPT, NOT_DELIVERED)
 _KIND_OF_DELIVERED = {event: kind for kind, event in DELIVERED.items()}
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -314,8 +314,8 @@ class AlertSender:
 
     def sweep(self) -> int:
         """Decide on failed runs that ended within ``max_delivery_age`` and have no recorded
-        outcome (a crash, a full queue), then send what the outbox holds that is due; returns
-        how many runs were decided."""
+        outcome (a crash, a full queue), queue the summary of each silence that ended, then send
+        what the outbox holds that is due; returns how many runs were decided."""
         handled = 0
         for event in unalerted_runs(self.settings, self.clock(), self.cursor):
             if run_key(event) in self._known:
@@ -323,6 +323,13 @@ class AlertSender:
             log.debug("Signal alerts: %s failed without a recorded outcome; deciding now.", describe(event))
             self._safely(event)
             handled += 1
+        try:
+            self.pipeline.summarize_silences()
+        except Exception as error:
+            log.error(
+                "Signal alerts: the summary of an ended silence failed (%s); tried again at the next sweep.",
+                error,
+            )
         self._flush()
         return handled
 
