@@ -1,7 +1,8 @@
 """A silence made with ``airflow-signal`` is seen by the running schedulers, in both topologies:
 a failed run of the silenced DAG is recorded as silenced and sends nothing; the silence expired,
-the next failure alerts. The command runs as an operator runs it: the deployment's environment
-(its ``airflow.cfg`` settings and metadata database), no Airflow process of its own."""
+the next failure alerts, and one summary message says what the silence kept quiet. The command
+runs as an operator runs it: the deployment's environment (its ``airflow.cfg`` settings and
+metadata database), no Airflow process of its own."""
 
 from __future__ import annotations
 
@@ -62,3 +63,13 @@ def test_a_silence_from_the_command_quiets_a_running_deployment_until_it_is_expi
     finish(alerts, DAG_ID, [alerted_run])
     [message] = wait_for_alerts(alerts, DAG_ID, 1)
     assert f"Run: {alerted_run}" in message.text and silenced_run not in message.text
+
+    def summaries() -> list[str]:
+        title = "🔕 Silence over: 'warehouse upgrade'\n"
+        return [m.text for m in alerts.emulator.messages if m.text.startswith(title)]
+
+    wait_until(lambda: bool(summaries()), "no summary of the silence", alerts, 60)  # a sweep: 5 s
+    [summary] = summaries()
+    assert "1 failed run of 1 DAG; " in summary and "ended early by " in summary
+    time.sleep(10)  # two sweeps of each scheduler later: still one
+    assert len(summaries()) == 1
