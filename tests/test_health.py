@@ -412,3 +412,25 @@ def test_stuck_tasks_are_read_by_queue(signal_api: SignalAPIEmulator) -> None:
     )
     [problem] = health.problems(seen, THRESHOLD, watching_since=T0).values()
     assert (problem.key, problem.tasks, problem.queues) == ("tasks_stuck", 4, (("default", 3), ("gpu", 1)))
+
+
+def test_the_process_serving_the_ui_is_told_by_its_command_and_watches_only_with_health(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from airflow_provider_signal.alerts import plugin
+
+    for argv, expected in (
+        (["airflow", "api-server", "--port", "8080"], "API server"),
+        (["airflow", "webserver"], "webserver"),
+        (["gunicorn", "--workers", "4", "--name", "airflow-webserver"], "webserver"),
+        (["airflow", "tasks", "run", "x"], None),
+        (["airflow", "scheduler"], None),
+    ):
+        monkeypatch.setattr(sys, "argv", argv)
+        assert plugin._serving_the_ui() == expected
+    listener = SignalAlertListener(AlertSettings(enabled=True, notify_on=frozenset({"failure"})))
+    listener.watch_health("API server")
+    assert listener._health_watcher is None
+    assert not [t for t in threading.enumerate() if t.name == "signal-health"]
