@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_signal.alerts.import_text import FileReport
-from airflow_provider_signal.alerts.kinds import FAILURE, IMPORT_ERROR, IMPORT_FIXED, RECOVERY, FileKind
-from airflow_provider_signal.alerts.message import RunEvent
+from airflow_provider_signal.alerts.kinds import FAILURE, IMPORT_ERROR, IMPORT_FIXED, FileKind
+from airflow_provider_signal.alerts.message import RunEvent, decision_subject
 from airflow_provider_signal.alerts.records import parse_time
 
 RUN_PREFIX = "import:"
@@ -22,12 +22,7 @@ RUN_PREFIX = "import:"
 
 def subject(decision_id: int, kind: FileKind, decided_at: datetime) -> RunEvent:
     """The outbox's key for the notice of decision ``decision_id``; its age counts from ``decided_at``."""
-    return RunEvent(
-        kind=FAILURE if kind == IMPORT_ERROR else RECOVERY,
-        dag_id="",
-        run_id=f"{RUN_PREFIX}{decision_id}",
-        end_date=decided_at,
-    )
+    return decision_subject(RUN_PREFIX, decision_id, kind == IMPORT_ERROR, decided_at)
 
 
 def is_file_subject(event: RunEvent) -> bool:

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_signal.alerts.health_text import HealthReport
-from airflow_provider_signal.alerts.kinds import FAILURE, HEALTH, HEALTH_RESOLVED, RECOVERY, HealthKind
-from airflow_provider_signal.alerts.message import RunEvent
+from airflow_provider_signal.alerts.kinds import FAILURE, HEALTH, HEALTH_RESOLVED, HealthKind
+from airflow_provider_signal.alerts.message import RunEvent, decision_subject
 from airflow_provider_signal.alerts.records import parse_time
 
 RUN_PREFIX = "health:"
@@ -23,12 +23,7 @@ _COUNTS = ("healthy", "expected", "tasks")
 
 def subject(decision_id: int, kind: HealthKind, decided_at: datetime) -> RunEvent:
     """The outbox's key for the notice of decision ``decision_id``; its age counts from ``decided_at``."""
-    return RunEvent(
-        kind=FAILURE if kind == HEALTH else RECOVERY,
-        dag_id="",
-        run_id=f"{RUN_PREFIX}{decision_id}",
-        end_date=decided_at,
-    )
+    return decision_subject(RUN_PREFIX, decision_id, kind == HEALTH, decided_at)
 
 
 def kind_of(event: RunEvent) -> HealthKind:

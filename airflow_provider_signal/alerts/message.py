@@ -55,6 +55,18 @@ class RunEvent:
         return (self.end_date - self.start_date).total_seconds()
 
 
+def decision_subject(prefix: str, decision_id: int, opens: bool, decided_at: datetime) -> RunEvent:
+    """The outbox's key for a notice that is about no run (a DAG file's, a health incident's, a
+    silence's summary): no DAG, the run id ``<prefix><decision row id>``, the kind ``failure``
+    when it opens a problem and ``recovery`` when it ends one; its age counts from ``decided_at``."""
+    return RunEvent(
+        kind="failure" if opens else "recovery",
+        dag_id="",
+        run_id=f"{prefix}{decision_id}",
+        end_date=decided_at,
+    )
+
+
 @dataclass(frozen=True)
 class FailedTask:
     task_id: str

@@ -24,8 +24,8 @@ from airflow_provider_signal.alerts import decision_lock, records, silence_store
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.health_store import DECISIONS as HEALTH_DECISIONS
 from airflow_provider_signal.alerts.import_errors import IMPORT_EVENTS
-from airflow_provider_signal.alerts.kinds import FAILURE, SILENCE_ENDED
-from airflow_provider_signal.alerts.message import RunEvent
+from airflow_provider_signal.alerts.kinds import SILENCE_ENDED
+from airflow_provider_signal.alerts.message import RunEvent, decision_subject
 from airflow_provider_signal.alerts.silences import Silence
 
 SUMMARY = "signal_silence_summary"
@@ -68,7 +68,7 @@ class _Share:
 
 def subject(decision_id: int, decided_at: datetime) -> RunEvent:
     """The outbox's key for the summary of decision ``decision_id``."""
-    return RunEvent(kind=FAILURE, dag_id="", run_id=f"{RUN_PREFIX}{decision_id}", end_date=decided_at)
+    return decision_subject(RUN_PREFIX, decision_id, True, decided_at)
 
 
 def _silenced_rows(session: Any, silence: Silence) -> list[tuple[str, str | None, dict[str, Any]]]:
