@@ -133,7 +133,7 @@ def send_summary(
 ) -> SendOutcome:
     """Send what a silence kept quiet (:class:`.silence_summary.SilenceSummary`) through
     ``settings.conn_id``; never raise."""
-    from airflow_provider_signal.alerts.silence_summary import describe_summary, summary_text
+    from airflow_provider_signal.alerts.summary_text import describe_summary, summary_text
 
     def build(limit: int, redact: Callable[[str], str]) -> str:
         return summary_text(summary, limit=limit, sent_again=sent_again, redact=redact)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_signal.alerts import file_notices, health_notices, metrics, records, silence_summary
+from airflow_provider_signal.alerts import file_notices, health_notices, metrics, records, summary_text
 from airflow_provider_signal.alerts.decision import Outcome, Rules, decide_queued
 from airflow_provider_signal.alerts.delivery import SendOutcome, describe
 from airflow_provider_signal.alerts.health_text import HealthReport
@@ -67,7 +67,7 @@ class Notice:
     first_failure: datetime | None = None  # when an attempt first failed to reach the API
     file: FileReport | None = None  # a DAG file's news: ``event`` is its subject (file_notices)
     health: HealthReport | None = None  # a health incident's news: ``event`` is its subject
-    summary: silence_summary.SilenceSummary | None = None  # what a silence kept quiet
+    summary: summary_text.SilenceSummary | None = None  # what a silence kept quiet
 
     @property
     def kind(self) -> NoticeKind:
@@ -115,7 +115,7 @@ class Notice:
 def describe_notice(notice: Notice) -> str:
     """How log lines name a notice: its run, its file, its health incident or its silence."""
     if notice.summary is not None:
-        return silence_summary.describe_summary(notice.summary)
+        return summary_text.describe_summary(notice.summary)
     if notice.health is not None:
         return health_notices.describe_health(notice.health)
     if notice.file is not None:
@@ -176,7 +176,7 @@ def queue(
     first_row_id: int | None = None,
     file: FileReport | None = None,
     health: HealthReport | None = None,
-    summary: silence_summary.SilenceSummary | None = None,
+    summary: summary_text.SilenceSummary | None = None,
 ) -> None:
     """Put a notice for ``event`` into the outbox (the caller's transaction commits it); a retry
     passes ``first_row_id``, the row of the run's first notice; a file's news passes ``file``
@@ -208,7 +208,7 @@ def queue(
         group=group_name((kind, recipients)),
         file=file_notices.to_extra(file) if file is not None else None,
         health=health_notices.to_extra(health) if health is not None else None,
-        summary=silence_summary.to_extra(summary) if summary is not None else None,
+        summary=summary_text.to_extra(summary) if summary is not None else None,
         **_event_extra(event),
     )
 
@@ -235,7 +235,7 @@ def _notice(row: records.Row, dag_id: str) -> Notice:
         first_row_id=_int(extra.get("first_queued_id")) or row.id,
         file=file_notices.from_extra(extra.get("file")) if not dag_id else None,
         health=health_notices.from_extra(extra.get("health")) if not dag_id else None,
-        summary=silence_summary.from_extra(extra.get("summary")) if not dag_id else None,
+        summary=summary_text.from_extra(extra.get("summary")) if not dag_id else None,
     )
 
 
@@ -467,7 +467,7 @@ def requeue_orphans(
         or_(
             *(
                 Log.run_id.like(f"{prefix}%")
-                for prefix in (file_notices.RUN_PREFIX, health_notices.RUN_PREFIX, silence_summary.RUN_PREFIX)
+                for prefix in (file_notices.RUN_PREFIX, health_notices.RUN_PREFIX, summary_text.RUN_PREFIX)
             )
         ),
         Log.dttm >= rows_since(now, max_age),

@@ -12,7 +12,7 @@
    after ``group_wait``, at most every ``group_interval``;
 5. **claim** (:mod:`.outbox`): the group's notices locked and marked in flight, with their owner;
 6. **delivery** (:mod:`.delivery`, texts in :mod:`.message`, :mod:`.group_text` and
-   :mod:`.import_text`, :mod:`.health_text`): one message;
+   :mod:`.import_text`, :mod:`.health_text`, :mod:`.summary_text`): one message;
 7. **settle** (:mod:`.outbox`): delivered, or queued again with back-off, or given up; an
    attempt whose owner died is queued again, marked (a run's by the sweep, any other here).
 
