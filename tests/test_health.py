@@ -434,3 +434,31 @@ def test_the_process_serving_the_ui_is_told_by_its_command_and_watches_only_with
     listener.watch_health("API server")
     assert listener._health_watcher is None
     assert not [t for t in threading.enumerate() if t.name == "signal-health"]
+
+
+def test_processes_flushing_the_outbox_at_the_same_moment_send_a_notice_once(
+    signal_api: SignalAPIEmulator, watchers: Callable[..., Watchers]
+) -> None:
+    """On SQLite (no row locks) the scheduler, the triggerer and the API server all send: the
+    decision lock makes the second reader of a due notice see the first one's in-flight marker."""
+    airflow = watchers()
+    heartbeat(1, T0)
+    airflow.clock.now += timedelta(seconds=90)
+    assert airflow.watchers[0].check() == 1
+    airflow.clock.now += timedelta(seconds=2)  # due
+    senders = [
+        Pipeline(airflow.pipeline.settings, airflow.clock, lambda: owners.this_process(None))
+        for _ in range(4)
+    ]
+    start = threading.Barrier(len(senders))
+
+    def flush(pipeline: Pipeline) -> None:
+        start.wait()
+        pipeline.flush()
+
+    threads = [threading.Thread(target=flush, args=(p,)) for p in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [m.text.split(":")[0] for m in signal_api.messages] == ["🚨 Airflow scheduler down"]

@@ -6,9 +6,9 @@ waiting in ``queued`` or ``deferred``. Its decisions are rows of Airflow's audit
 alert step is (:mod:`.records`): ``signal_health_opened``, ``signal_health_reminded`` and
 ``signal_health_closed``, without a DAG id, each with the incident's key and what was seen.
 
-Deciding is serialised across every process that watches: :func:`lock` takes the decision lock
-(:mod:`.decision_lock`) before the incidents are read again, so a second watcher waits for the
-first one's commit and then sees its decision.
+Deciding is serialised across every process that watches by the decision lock
+(:mod:`.decision_lock`), taken before the incidents are read again: a second watcher waits for
+the first one's commit and then sees its decision.
 """
 
 from __future__ import annotations
@@ -126,13 +126,6 @@ def read_incidents(session: Any) -> dict[str, Incident]:
             announced=extra.get("announced") is not False,
         )
     return incidents
-
-
-def lock(session: Any) -> None:
-    """Serialise the deciding watchers until this transaction ends (:mod:`.decision_lock`)."""
-    from airflow_provider_signal.alerts import decision_lock
-
-    decision_lock.take(session)
 
 
 def report_for(change: Change, now: datetime, watcher: str) -> HealthReport:

@@ -1,10 +1,11 @@
 """The health watcher, a source of the pipeline (:mod:`.pipeline`): a daemon thread in each
-scheduler, DAG processor and triggerer (with ``health`` in ``notify_on``) that checks every
+scheduler, DAG processor and triggerer, and in the process serving the UI (with ``health`` in
+``notify_on``), that checks every
 ``health_interval`` seconds whether the others still heartbeat and whether tasks wait in
 ``queued`` with no worker taking them (:mod:`.health`).
 
 Every watcher sees the same database, so every one of them finds the same incident: the
-decision is taken again under the health lock (:func:`.health_store.lock`) and recorded with its
+decision is taken again under the decision lock (:mod:`.decision_lock`) and recorded with its
 notice in one transaction, so exactly one watcher opens, reminds or closes an incident, however
 many run. From there the outbox's guarantees hold: the notice is grouped (a scheduler and a
 triggerer down at once are one message), sent by any process, retried, never an unmarked
@@ -22,7 +23,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_signal.alerts import health, health_notices, health_store, outbox, silence_store
+from airflow_provider_signal.alerts import (
+    decision_lock,
+    health,
+    health_notices,
+    health_store,
+    outbox,
+    silence_store,
+)
 from airflow_provider_signal.alerts.config import AlertSettings
 from airflow_provider_signal.alerts.kinds import HEALTH, HEALTH_RESOLVED
 from airflow_provider_signal.alerts.silences import matching
@@ -135,10 +143,10 @@ class HealthWatcher:
         now = self._clock()
         with create_session() as session:
             if not self._changes(session, now):
-                return 0  # the usual case: three reads, no write
+                return 0  # the usual case: four reads, no write
         queued = 0
         with create_session() as session:
-            health_store.lock(session)
+            decision_lock.take(session)
             for change in self._changes(session, now):  # again, under the lock
                 queued += self._tell(session, change, now)
         if queued:

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_signal.alerts import file_notices, health_notices, metrics, records, summary_text
+from airflow_provider_signal.alerts import (
+    decision_lock,
+    file_notices,
+    health_notices,
+    metrics,
+    records,
+    summary_text,
+)
 from airflow_provider_signal.alerts.decision import Outcome, Rules, decide_queued
 from airflow_provider_signal.alerts.delivery import SendOutcome, describe
 from airflow_provider_signal.alerts.health_text import HealthReport
@@ -304,10 +311,16 @@ def _about(notice: Notice) -> dict[str, Any]:
 
 
 def _lock(session: Any, row_ids: list[int]) -> set[int]:
+    """Lock the rows (``SKIP LOCKED``: the ids another process holds are left out). SQLite has no
+    row locks, and every process that sends (the scheduler, the triggerer, the API server) would
+    see the same rows open: there the decision lock serialises them instead, so the second one
+    reads the first one's in-flight marker."""
     from airflow.models.log import Log
     from airflow.utils.sqlalchemy import with_row_locks
     from sqlalchemy import select
 
+    if row_ids and session.get_bind().dialect.name == "sqlite":
+        decision_lock.take(session)
     query = with_row_locks(select(Log.id).where(Log.id.in_(row_ids)), session=session, skip_locked=True)
     return {int(row_id) for row_id in session.scalars(query)}
 
