@@ -85,7 +85,9 @@ ROUTE_RELIABILITY = "447700900606"
 #: where the shared deployments' health messages go (tests/test_health_deployment.py)
 ROUTE_HEALTH = "447700900607"
 #: the health checks of the shared deployments: short, so that a kill is reported within a minute
-HEALTH_THRESHOLD, HEALTH_INTERVAL, STUCK_AFTER = 15, 3, 20
+HEALTH_THRESHOLD, HEALTH_INTERVAL = 15, 3
+#: long enough that a task waiting for a busy worker in another test is not "stuck"
+STUCK_AFTER = 60
 #: the grouping of the shared deployments: short, so that tests need not wait a minute
 GROUP_WAIT, GROUP_INTERVAL = 3, 10
 #: ``[signal_alerts]`` of both shared deployments (the single-node one and the distributed one):

@@ -1,6 +1,6 @@
 """What the deployment tests of the deployment-wide alerts read, shared by test_alerts_deployment.py
 and test_alerts_reliability.py: the topologies they run in, the alerts about one DAG, every
-scheduler's log, and a DAG's runs waited for to their end."""
+component's log, and a DAG's runs waited for to their end."""
 
 from __future__ import annotations
 
@@ -34,9 +34,11 @@ def messages_about(deployment: Deployment, dag_id: str) -> list[ReceivedMessage]
     return [m for m in deployment.emulator.messages if about(dag_id)(m)]
 
 
-def scheduler_log(deployment: Deployment) -> str:
-    """Every scheduler's log (two in the distributed topology), one after the other."""
-    return "\n".join(Path(c.log_path).read_text(errors="replace") for c in deployment.schedulers())
+def alerts_log(deployment: Deployment) -> str:
+    """Every component's log, one after the other: a scheduler decides, and any process that
+    sends (the schedulers, the triggerer, the DAG processor, the API server or webserver) may
+    send a due notice and log what happened to it."""
+    return "\n".join(Path(c.log_path).read_text(errors="replace") for c in deployment.components.values())
 
 
 def wait_for_alerts(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_support import METRICS_PREFIX, Deployment, wait_until
-from alerts_support import TOPOLOGIES, finish, messages_about, scheduler_log, wait_for_alerts
+from alerts_support import TOPOLOGIES, alerts_log, finish, messages_about, wait_for_alerts
 
 
 @pytest.fixture(scope="module", params=TOPOLOGIES)
@@ -31,7 +31,7 @@ def test_an_alert_during_an_outage_arrives_later_saying_it_was_delayed(deploymen
         run_id = deployment.trigger("alerts_outage")
         finish(deployment, "alerts_outage", [run_id])
         wait_until(
-            lambda: scheduler_log(deployment).count("'alerts_outage' run") >= 2,
+            lambda: alerts_log(deployment).count("'alerts_outage' run") >= 2,
             "no retried attempt logged",
             deployment,
         )

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from airflow_support import Deployment, run_command, wait_until
-from alerts_support import TOPOLOGIES, finish, messages_about, scheduler_log, wait_for_alerts
+from alerts_support import TOPOLOGIES, alerts_log, finish, messages_about, wait_for_alerts
 
 COMMAND = str(Path(sys.executable).with_name("airflow-signal"))
 DAG_ID = "alerts_silenced"
@@ -51,7 +51,7 @@ def test_a_silence_from_the_command_quiets_a_running_deployment_until_it_is_expi
     silenced_run = alerts.trigger(DAG_ID)
     finish(alerts, DAG_ID, [silenced_run])
     wait_until(
-        lambda: f"silenced by 'warehouse upgrade' (silence {silence_id}" in scheduler_log(alerts),
+        lambda: f"silenced by 'warehouse upgrade' (silence {silence_id}" in alerts_log(alerts),
         "no scheduler logged the run as silenced",
         alerts,
     )
