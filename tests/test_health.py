@@ -24,7 +24,7 @@ from airflow_provider_signal.alerts.pipeline import Pipeline
 from airflow_provider_signal.alerts.silences import new_silence
 from airflow_provider_signal.errors import SignalInputError
 from airflow_provider_signal.testing import SignalAPIEmulator
-from alerts_db import T0, migrate
+from alerts_db import T0, clean_slate, migrate
 
 ONCALL = "447700900999"
 PLATFORM = "447700900321"
@@ -183,6 +183,7 @@ def clean() -> Iterator[None]:
     from sqlalchemy import delete
 
     def wipe() -> None:
+        clean_slate()  # a notice another test left queued would be flushed with this test's
         with create_session() as session:
             for statement in (
                 delete(Job),
