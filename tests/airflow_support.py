@@ -35,6 +35,14 @@ last and stops each deployment after the last test that needs it. Both load
 - ``signal_hang``: a second emulator that accepts every request and never answers
   (:attr:`Deployment.hanging_api`), ``timeout`` 2, ``retries`` 1.
 
+Every deployment has real users, one per role (:data:`USERS`), each with a random password
+(:attr:`Deployment.users`): ``admin``, ``editor`` and ``viewer``. Airflow 3 runs the simple auth
+manager with those users (no "everyone is admin"); Airflow 2.11 has them as FAB database users,
+its REST API takes HTTP basic auth and anonymous visitors are nobody. :meth:`Deployment.api`
+calls as ``admin``; :meth:`Deployment.get_json` GETs any path as any of them;
+:meth:`Deployment.token_of` (Airflow 3) and :meth:`Deployment.basic_auth_of` (2.11) give what a
+client of its own sends.
+
 Every wait has a time-out; every process is stopped by its process group when the
 session ends; a failing test gets the tail of each component's log in its report
 (the ``pytest_runtest_makereport`` hook in conftest calls :func:`log_report`).
@@ -42,6 +50,7 @@ session ends; a failing test gets the tail of each component's log in its report
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -125,6 +134,17 @@ ALERTS_CONFIG: dict[str, dict[str, Any]] = {
 TOPOLOGIES = ("single", "distributed")
 #: ``[metrics] statsd_prefix`` of every deployment
 METRICS_PREFIX = "airflow"
+#: every deployment's users: name -> role of Airflow 3's simple auth manager (``viewer``, ``user``,
+#: ``op``, ``admin``); on 2.11 the FAB role of the same rank (:data:`FAB_ROLES`)
+USERS = {"admin": "admin", "editor": "user", "viewer": "viewer"}
+#: the simple auth manager's roles as 2.11's FAB roles
+FAB_ROLES = {"admin": "Admin", "op": "Op", "user": "User", "viewer": "Viewer"}
+#: the user the harness's own REST calls (:meth:`Deployment.api`) are made as
+API_USER = "admin"
+#: werkzeug's hash of the 2.11 users' passwords. Its default (scrypt) costs 0.3-0.5 s of CPU on a
+#: 2-core machine, and basic auth checks the hash on every REST call: a test triggering 70 runs
+#: then spends minutes on hashing. A throwaway deployment's random passwords need no more.
+CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1000"
 
 MIGRATE_TIMEOUT = 300.0
 START_TIMEOUT = 240.0
@@ -352,7 +372,9 @@ class Deployment:
         self.startup_seconds = 0.0
         self._extra_config = config or {}
         self._extra_env = dict(env or {})
-        self._token: str | None = None
+        #: user name -> password of each of :data:`USERS` (random, known before the start)
+        self.users: dict[str, str] = {name: secrets.token_urlsafe(12) for name in USERS}
+        self._tokens: dict[str, str] = {}  # user name -> JWT (Airflow 3)
         self._down: set[str] = set()  # components a test killed and has not started again
         self.services: Any = None  # distributed_support.BackingServices for ``distributed``
 
@@ -398,7 +420,10 @@ class Deployment:
                     "auth_manager": (
                         "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
                     ),
-                    "simple_auth_manager_all_admins": "True",
+                    "simple_auth_manager_all_admins": "False",
+                    "simple_auth_manager_users": ",".join(f"{name}:{role}" for name, role in USERS.items()),
+                    # written by start() with self.users, so the manager generates none
+                    "simple_auth_manager_passwords_file": self._passwords_file,
                 }
             )
             common["api"] = {
@@ -438,7 +463,13 @@ class Deployment:
                 "web_server_master_timeout": 600,
                 "reload_on_plugin_change": "False",
             }
-            common["api"] = {"auth_backends": "airflow.api.auth.backend.default"}
+            # basic auth for clients (the harness, tests), the session for a browser logged in
+            common["api"] = {
+                "auth_backends": (
+                    "airflow.providers.fab.auth_manager.api.auth.backend.basic_auth,"
+                    "airflow.providers.fab.auth_manager.api.auth.backend.session"
+                )
+            }
             common["scheduler"].update(
                 {
                     "min_file_process_interval": 5,
@@ -511,13 +542,17 @@ class Deployment:
             **self._connections(),
             **self._extra_env,
         }
-        if self.line == 2:  # the REST API without a login: anonymous users are admins
-            (self.home / "webserver_config.py").write_text("AUTH_ROLE_PUBLIC = 'Admin'\n")
+        if self.line == 3:  # the simple auth manager's users' passwords: ours, not generated
+            self._passwords_file.write_text(json.dumps(self.users) + "\n")
+        else:  # FAB's database users; anonymous visitors have no role (2.11's default is none too)
+            (self.home / "webserver_config.py").write_text(WEBSERVER_CONFIG)
         migrated = self.airflow("db", "migrate", timeout=MIGRATE_TIMEOUT)
         if migrated.returncode != 0:
             pytest.fail(f"`airflow db migrate` failed:\n{tail(migrated.stdout + migrated.stderr)}")
         if self.services is not None:
             self.services.store_connections(self)
+        if self.line == 2:
+            self._create_fab_users()
         for name, args in self._component_args().items():
             self.components[name] = Component(name, args, self.env, log_dir)
             self.components[name].start()
@@ -526,6 +561,23 @@ class Deployment:
             self.services.wait_for_worker(self)
         self.startup_seconds = time.monotonic() - started
         return self
+
+    @property
+    def _passwords_file(self) -> Path:
+        """Airflow 3's ``[core] simple_auth_manager_passwords_file``: ``{user: password}`` JSON."""
+        return self.home / "simple_auth_manager_passwords.json"
+
+    def _create_fab_users(self) -> None:
+        """2.11: the FAB roles and :data:`USERS`, in one Python process (``airflow users create``
+        costs ~10 s a user), their passwords hashed with :data:`CHEAP_PASSWORD_HASH`."""
+        users = {name: [FAB_ROLES[role], self.users[name]] for name, role in USERS.items()}
+        created = run_command(
+            [sys.executable, "-c", _CREATE_FAB_USERS, json.dumps(users), CHEAP_PASSWORD_HASH],
+            env=self.env,
+            timeout=MIGRATE_TIMEOUT,
+        )
+        if created.returncode != 0 or "users created" not in created.stdout:
+            pytest.fail(f"creating the FAB users failed:\n{tail(created.stdout + created.stderr)}")
 
     def stop(self) -> None:
         """Stop every component by its process group (all at once), then the emulators."""
@@ -605,14 +657,18 @@ class Deployment:
         """Run ``airflow ARGS`` against this deployment."""
         return run_airflow(*args, env=self.env, timeout=timeout)
 
-    def _request(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
+    def _request(
+        self, method: str, path: str, body: Any = None, auth: bool = True, user: str = API_USER
+    ) -> Any:
+        """``method path`` with ``body`` as JSON, as ``user`` (anonymous unless ``auth``); the JSON
+        answer (``None`` if empty). An HTTP error raises :class:`urllib.error.HTTPError`."""
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        if auth and self.line == 3:
-            headers["Authorization"] = f"Bearer {self._bearer_token()}"
+        if auth:
+            headers["Authorization"] = self.auth_header(user)
         request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)  # noqa: S310
         # A GET asked again cannot do anything twice: one more try when a loaded machine's API
         # server has not answered in time.
@@ -627,10 +683,51 @@ class Deployment:
         return json.loads(raw) if raw else None
 
     def _bearer_token(self) -> str:
-        if self._token is None:  # all users are admins: the simple auth manager hands out a token
-            with urllib.request.urlopen(f"{self.url}/auth/token", timeout=30) as answer:  # noqa: S310
-                self._token = str(json.loads(answer.read())["access_token"])
-        return self._token
+        return self.token_of(API_USER)
+
+    def _known(self, user: str) -> str:
+        """``user``'s password; a name not in :data:`USERS` is an error."""
+        if user not in self.users:
+            raise ValueError(f"no user {user!r} in the deployment; one of {sorted(self.users)}")
+        return self.users[user]
+
+    def token_of(self, user: str) -> str:
+        """Airflow 3: a JWT of ``user`` (one of :data:`USERS`) from the simple auth manager's
+        ``POST /auth/token``, asked once per user (it is valid for a day)."""
+        if self.line != 3:
+            raise ValueError("Airflow 2.11 has no JWTs: basic_auth_of(user) is its REST API's login")
+        if user not in self._tokens:
+            password = self._known(user)
+            body = json.dumps({"username": user, "password": password}).encode()
+            request = urllib.request.Request(  # noqa: S310 - the deployment's own API server
+                f"{self.url}/auth/token",
+                data=body,
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as answer:  # noqa: S310
+                self._tokens[user] = str(json.loads(answer.read())["access_token"])  # HTTP 201
+        return self._tokens[user]
+
+    def basic_auth_of(self, user: str) -> str:
+        """Airflow 2.11: the ``Authorization`` header value (``Basic ...``) of ``user`` (one of
+        :data:`USERS`), which its REST API (``/api/v1``) takes."""
+        if self.line != 2:
+            raise ValueError("Airflow 3's API takes no basic auth: token_of(user) is its login")
+        credentials = f"{user}:{self._known(user)}".encode()
+        return "Basic " + base64.b64encode(credentials).decode("ascii")
+
+    def auth_header(self, user: str = API_USER) -> str:
+        """The ``Authorization`` header value of ``user``: ``Bearer <JWT>`` on Airflow 3,
+        ``Basic ...`` on 2.11."""
+        return f"Bearer {self.token_of(user)}" if self.line == 3 else self.basic_auth_of(user)
+
+    def get_json(self, path: str, user: str = API_USER) -> Any:
+        """``GET path`` (any path of the deployment: ``/api/v2/dags``, ``/ui/...``) as ``user``;
+        the JSON answer. An HTTP error (a 403 for a role that may not) raises
+        :class:`urllib.error.HTTPError`, for the caller to check. 2.11 takes basic auth on its
+        REST API (``/api/v1``) only: its UI pages need a browser's login."""
+        return self._request("GET", path, user=user)
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """Call the stable REST API (``/api/v2`` on Airflow 3, ``/api/v1`` on 2.11); the JSON answer.
@@ -747,6 +844,46 @@ class Deployment:
     def schedulers(self) -> list[Component]:
         """The scheduler components (``scheduler``, and ``scheduler-2`` in the distributed topology)."""
         return [c for name, c in self.components.items() if name.split("-")[0] == "scheduler"]
+
+
+#: 2.11's webserver_config.py: FAB's database users (the harness creates them after the
+#: migration), and no role for an anonymous visitor (the UI sends it to the login page, the REST
+#: API answers 401)
+WEBSERVER_CONFIG = """\
+from flask_appbuilder.const import AUTH_DB
+
+AUTH_TYPE = AUTH_DB
+AUTH_ROLE_PUBLIC = None
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None
+"""
+
+#: run by :meth:`Deployment._create_fab_users` with the deployment's environment:
+#: ``argv[1]`` is ``{user: [FAB role, password]}`` as JSON, ``argv[2]`` werkzeug's hash method
+_CREATE_FAB_USERS = """\
+import json, sys
+from werkzeug.security import generate_password_hash
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+
+users, method = json.loads(sys.argv[1]), sys.argv[2]
+with get_application_builder() as appbuilder:
+    sm = appbuilder.sm
+    sm.sync_roles()
+    for name, (role_name, password) in users.items():
+        role = sm.find_role(role_name)
+        if role is None:
+            sys.exit(f"no FAB role {role_name!r}")
+        hashed = generate_password_hash(password, method=method)
+        user = sm.find_user(username=name)
+        if user is None:
+            user = sm.add_user(name, name, "test", f"{name}@example.com", role, hashed_password=hashed)
+            if not user:
+                sys.exit(f"could not create the user {name!r}")
+        else:
+            user.roles, user.password = [role], hashed
+            sm.get_session.commit()
+print(f"{len(users)} users created")
+"""
 
 
 def _read(path: Path) -> str:

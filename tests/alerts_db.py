@@ -107,3 +107,22 @@ def clean_slate() -> None:
         session.execute(delete(Log).where(Log.owner == "signal_alerts"))
         session.execute(delete(TaskInstance))
         session.execute(delete(DagRun))
+
+
+def forget(dag_prefix: str) -> None:
+    """Every silence, and the DAGs (with their tags) whose ids start with ``dag_prefix``."""
+    from airflow.models.dag import DagModel, DagTag
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    from airflow_provider_signal.alerts.silence_store import PREFIX
+
+    like = dag_prefix.replace("_", "\\_") + "%"
+    with create_session() as session:
+        for statement in (
+            delete(Variable).where(Variable.key.like(PREFIX + "%")),
+            delete(DagTag).where(DagTag.dag_id.like(like, escape="\\")),
+            delete(DagModel).where(DagModel.dag_id.like(like, escape="\\")),
+        ):
+            session.execute(statement.execution_options(synchronize_session=False))

@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 MIGRATE_TIMEOUT = 180.0
+WAIT_MS = 20_000
+"""How long a browser test waits for anything on a page."""
 SERVER_START_TIMEOUT = 120.0
 SERVER_STOP_TIMEOUT = 15.0
 

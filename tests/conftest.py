@@ -75,6 +75,44 @@ def invalid_names_do_not_resolve(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return refuse_invalid_names(monkeypatch)
 
 
+# -- a browser (tests/browser_support.py): Debian's Chromium under Playwright ---------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    from browser_support import ensure_chromium
+
+    return ensure_chromium()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Any:
+    """Headless Chromium, started once per module (each test opens its own context)."""
+    import time
+
+    from browser_support import CHROMIUM_ARGS, WAIT_MS
+
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError as exc:
+        pytest.fail(f"Playwright for Python is missing ({exc}): run `make install LINE=3` (test extras).")
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        started = time.monotonic()
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=chromium, args=CHROMIUM_ARGS, headless=True, timeout=60_000
+            )
+        except PlaywrightError as exc:
+            pytest.fail(f"Chromium ({chromium}) could not start under Playwright:\n{exc}")
+        print(f"\n[browser] Chromium {browser.version} started in {time.monotonic() - started:.1f} s")
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 # -- the real-deployment harness (tests/airflow_support.py) ----------------------------------
 
 

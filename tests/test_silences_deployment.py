@@ -73,3 +73,27 @@ def test_a_silence_from_the_command_quiets_a_running_deployment_until_it_is_expi
     assert "1 failed run of 1 DAG; " in summary and "ended early by " in summary
     time.sleep(10)  # two sweeps of each scheduler later: still one
     assert len(summaries()) == 1
+
+
+def test_the_command_sends_a_test_message_and_prints_the_status_of_a_running_deployment(
+    alerts: Deployment,
+) -> None:
+    def tests_sent() -> list[str]:
+        return [
+            m.text
+            for m in alerts.emulator.messages
+            if m.text.startswith("✅ Test message from airflow-signal")
+        ]
+
+    before = len(tests_sent())
+    said = command(alerts, "test")
+    assert "Test message sent via connection 'signal_default' to 1 recipient(s)." in said
+    assert len(tests_sent()) == before + 1  # sent before the command returned
+    lines = command(alerts, "status", "--json").splitlines()
+    (status,) = [json.loads(line) for line in lines if line.startswith('{"')]
+    assert status["conn_id"] == "signal_default"
+    assert {"pending", "recent", "cooling", "incidents", "silences"} <= set(status)
+    wrong = run_command(
+        [COMMAND, "silence", "add", "--for", "2y", "--reason", "x"], env=alerts.env, timeout=180
+    )
+    assert wrong.returncode == 2 and "'2y' is not a duration" in wrong.stderr, wrong.stderr

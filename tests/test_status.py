@@ -25,25 +25,10 @@ from airflow_provider_signal.alerts.pipeline import Pipeline
 from airflow_provider_signal.alerts.silences import new_silence
 from airflow_provider_signal.alerts.status import as_text, read_status, to_json
 from airflow_provider_signal.testing import SignalAPIEmulator
-from alerts_db import T0, add_dag, add_run, clean_slate, migrate
+from alerts_db import T0, add_dag, add_run, clean_slate, forget, migrate
 
 COMMAND = Path(sys.executable).with_name("airflow-signal")
 ONCALL = "447700900999"
-
-
-def _forget() -> None:
-    """This module's DAGs and every silence."""
-    from airflow.models.dag import DagModel
-    from airflow.models.variable import Variable
-    from airflow.utils.session import create_session
-    from sqlalchemy import delete
-
-    with create_session() as session:
-        for statement in (
-            delete(Variable).where(Variable.key.like(silence_store.PREFIX + "%")),
-            delete(DagModel).where(DagModel.dag_id.like("st\\_%", escape="\\")),
-        ):
-            session.execute(statement.execution_options(synchronize_session=False))
 
 
 @pytest.fixture(autouse=True)
@@ -51,10 +36,10 @@ def fresh() -> Iterator[None]:
     """No runs, alert rows or silences before and after: the outbox and silences are read whole."""
     migrate()
     clean_slate()
-    _forget()
+    forget("st_")
     yield
     clean_slate()
-    _forget()
+    forget("st_")
 
 
 class Clock:

@@ -31,7 +31,6 @@ import os
 import re
 import secrets
 import textwrap
-import time
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -41,7 +40,7 @@ import pytest
 
 from airflow_provider_signal.connection_form import EXTRA_FIELDS
 from airflow_provider_signal.testing import SignalAPIEmulator
-from browser_support import CHROMIUM_ARGS, AirflowAPIServer, Steps, ensure_chromium, fix_port_zero
+from browser_support import WAIT_MS, AirflowAPIServer, Steps, fix_port_zero
 
 AIRFLOW_MAJOR = int(version("apache-airflow").split(".")[0])
 
@@ -61,7 +60,6 @@ TEXT = "Hello from a task, through the connection saved in the UI"
 EMULATOR_PORT = 18765
 """Tried first, so the API URL in the committed screenshot stays the same from run to run."""
 WRONG_PASSWORD = "not-the-password-42"
-WAIT_MS = 20_000
 TIME_LIMIT = 180.0
 
 DAG_FILE = f'''
@@ -85,34 +83,6 @@ def check():
 
 check()
 '''
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    return ensure_chromium()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Any]:
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError as exc:
-        pytest.fail(f"Playwright for Python is missing ({exc}): run `make install LINE=3` (test extras).")
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        started = time.monotonic()
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=chromium, args=CHROMIUM_ARGS, headless=True, timeout=60_000
-            )
-        except PlaywrightError as exc:
-            pytest.fail(f"Chromium ({chromium}) could not start under Playwright:\n{exc}")
-        print(f"\n[browser] Chromium {browser.version} started in {time.monotonic() - started:.1f} s")
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

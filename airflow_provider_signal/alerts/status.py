@@ -36,10 +36,10 @@ class Pending:
 @dataclass(frozen=True)
 class Recent:
     at: datetime
-    outcome: str  # delivered, given up
+    outcome: str  # delivered, silenced, given up
     what: str
     kind: str
-    detail: str  # why it was given up
+    detail: str  # why it was given up, or the silence that kept it quiet
 
 
 @dataclass(frozen=True)
@@ -127,21 +127,29 @@ def _recent(session: Any, now: datetime) -> list[Recent]:
     delivered = (*records.DELIVERED.values(), records.FILE_DELIVERED, records.HEALTH_DELIVERED)
     query = (
         select(Log.event, Log.dag_id, Log.run_id, Log.dttm, Log.extra)
-        .where(Log.event.in_((*delivered, records.GIVEN_UP)), Log.dttm >= now - timedelta(hours=RECENT_HOURS))
+        .where(
+            Log.event.in_((*delivered, records.SILENCED, records.GIVEN_UP)),
+            Log.dttm >= now - timedelta(hours=RECENT_HOURS),
+        )
         .order_by(Log.id.desc())
         .limit(RECENT_MAX)
     )
     found: list[Recent] = []
     for row in session.execute(query):
         extra = records.parse_extra(row.extra)
-        given_up = row.event == records.GIVEN_UP
+        if row.event == records.GIVEN_UP:
+            outcome, detail = "given up", _why(extra.get("why"))
+        elif row.event == records.SILENCED:
+            outcome, detail = "silenced", f"silence {extra.get('silence')}: {extra.get('reason')}"
+        else:
+            outcome, detail = "delivered", ""
         found.append(
             Recent(
                 records.aware(row.dttm) or now,
-                "given up" if given_up else "delivered",
+                outcome,
                 _what(row.dag_id, row.run_id, extra.get("path"), extra.get("incident")),
                 str(extra.get("notice_kind") or extra.get("kind") or ""),
-                _why(extra.get("why")) if given_up else "",
+                detail,
             )
         )
     return found
@@ -226,7 +234,7 @@ def as_text(status: Status) -> list[str]:
         to = ", ".join(item.recipients) if item.recipients else "the default recipients"
         tries = f", {item.tries} attempt(s) failed (last: {item.cause})" if item.tries else ""
         lines.append(f"  {item.what} ({item.kind}) to {to}, due {_clock(item.due)}{tries}")
-    lines.append(f"Delivered or given up in the last {RECENT_HOURS} h: {len(status.recent)}")
+    lines.append(f"Delivered, silenced or given up in the last {RECENT_HOURS} h: {len(status.recent)}")
     for recent in status.recent:
         why = f": {recent.detail}" if recent.detail else ""
         lines.append(f"  {_clock(recent.at)}  {recent.outcome:9}  {recent.what} ({recent.kind}){why}")

@@ -93,3 +93,6 @@ with DAG("alerts_lone", start_date=START, schedule=None, catchup=False):
 
 with DAG("alerts_silenced", start_date=START, schedule=None, catchup=False, max_active_runs=4):
     fail()  # tests/test_silences_deployment.py: silenced by `airflow-signal silence add`, then not
+
+with DAG("alerts_page_silenced", start_date=START, schedule=None, catchup=False):
+    fail()  # tests/test_alerts_page.py: silenced from the Signal alerts page, in a browser
